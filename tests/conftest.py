@@ -1,0 +1,73 @@
+"""Session-wide real servers: moto's S3 server (and, later, Temporal's dev server).
+
+Every server listens on 127.0.0.1 on a free port and is stopped at session end.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from workflow_runner.config import S3Settings
+
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+_bucket_counter = iter(range(1_000_000))
+
+
+@pytest.fixture
+def s3_settings(moto_endpoint: str) -> S3Settings:
+    """A fresh bucket per test, created with R2's region ``auto`` like production."""
+    from pydantic import SecretStr
+
+    bucket = f"test-bucket-{next(_bucket_counter)}"
+    client = boto3.client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        region_name="auto",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "auto"})
+    return S3Settings(
+        bucket=bucket,
+        endpoint_url=moto_endpoint,
+        region="auto",
+        access_key_id=SecretStr("test"),
+        secret_access_key=SecretStr("test"),
+    )
+
+
+@pytest.fixture
+def blob_root(tmp_path: Path) -> Path:
+    return tmp_path / "blobs"
+
+
+async def _aclose(it: AsyncIterator[object]) -> None:  # pragma: no cover - helper
+    aclose = getattr(it, "aclose", None)
+    if aclose is not None:
+        await aclose()
