@@ -1,0 +1,1 @@
+"""The ``workflow-runner`` command line."""

@@ -1,0 +1,271 @@
+"""``workflow-runner``: run, validate and operate DSL workflows on Temporal.
+
+Contract of ``run``: only the workflow output goes to stdout (as JSON), so it
+can be piped; progress and errors go to stderr. Exit 0 on success, 1 when the
+workflow fails (the spec error as JSON on stderr), 2 when the definition,
+input or configuration is invalid (nothing ran).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ApplicationError
+
+from workflow_runner.claimcheck import StoreError
+from workflow_runner.cli.blobs import blobs_app
+from workflow_runner.cli.common import definition_or_exit, parse_json_option, settings_or_exit
+from workflow_runner.cli.output import (
+    EXIT_INVALID,
+    err,
+    fail,
+    fail_with_error_json,
+    print_json,
+)
+from workflow_runner.config import Settings
+from workflow_runner.dsl.errors import WorkflowError
+from workflow_runner.engine.client import start_run
+from workflow_runner.engine.workflow import EVENT_SIGNAL
+from workflow_runner.local.devserver import DevServerError
+from workflow_runner.local.runtime import dev_server_for, open_runtime
+
+app = typer.Typer(
+    name="workflow-runner",
+    help="Run Serverless Workflow DSL 1.0 workflows on Temporal, with large payloads offloaded.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(blobs_app, name="blobs")
+
+InputOption = Annotated[
+    str | None, typer.Option("--input", "-i", help="Workflow input: JSON text or @file.json")
+]
+IdOption = Annotated[str | None, typer.Option("--id", help="Workflow id (default: name-random)")]
+
+
+@app.command()
+def run(
+    file: Annotated[Path, typer.Argument(help="Workflow definition (YAML)")],
+    input: InputOption = None,
+    workflow_id: IdOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr")] = False,
+) -> None:
+    """Run a workflow to completion and print its output as JSON.
+
+    Local mode (no TEMPORAL_SERVICE_ADDRESS): starts or reuses the embedded
+    Temporal dev server on 127.0.0.1 and runs an in-process worker.
+    """
+    settings = settings_or_exit()
+    definition = definition_or_exit(file)
+    run_input = parse_json_option(input, "--input")
+    result = _run_async(_run(settings, definition, run_input, workflow_id, quiet))
+    print_json(result)
+
+
+async def _run(
+    settings: Settings, definition: Any, run_input: Any, workflow_id: str | None, quiet: bool
+) -> Any:
+    async with open_runtime(settings) as runtime:
+        handle = await start_run(
+            runtime.client,
+            definition,
+            run_input,
+            task_queue=settings.task_queue,
+            workflow_id=workflow_id,
+        )
+        if not quiet:
+            where = runtime.server.address if runtime.server else settings.temporal_address
+            err.print(f"started {handle.id} on {where}", style="dim")
+        watcher = None if quiet else asyncio.create_task(_show_progress(handle))
+        try:
+            return await _result_or_error(handle)
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                await asyncio.gather(watcher, return_exceptions=True)
+
+
+async def _show_progress(handle: WorkflowHandle[Any, Any]) -> None:
+    seen = 0
+    started: dict[str, float] = {}
+    marks = {"started": "▶", "completed": "✓", "failed": "✗", "skipped": "↷"}
+    while True:
+        try:
+            notes = await handle.query("progress", seen)
+        except Exception:
+            notes = []
+        for note in notes:
+            seen += 1
+            task, status = note["task"], note["status"]
+            if status == "started":
+                started[task] = note["at"]
+                continue  # shown on completion, with its duration
+            took = f" ({note['at'] - started[task]:.2f}s)" if task in started else ""
+            label = status if status not in marks else ""
+            err.print(" ".join(p for p in (marks.get(status, "·"), task, label) if p) + took)
+        await asyncio.sleep(0.2)
+
+
+async def _result_or_error(handle: WorkflowHandle[Any, Any]) -> Any:
+    try:
+        return await handle.result()
+    except WorkflowFailureError as e:
+        fail_with_error_json(_spec_error(e))
+
+
+def _spec_error(failure: WorkflowFailureError) -> dict[str, Any]:
+    cause = failure.cause
+    if isinstance(cause, ApplicationError) and cause.details:
+        detail = cause.details[0]
+        if isinstance(detail, dict) and "type" in detail:
+            return detail
+    message = str(cause) if cause is not None else str(failure)
+    return WorkflowError.of("runtime", message).to_dict()
+
+
+def _run_async(coro: Any) -> Any:
+    """Run a command's coroutine; infrastructure errors become one clear line, no traceback."""
+    try:
+        return asyncio.run(coro)
+    except (DevServerError, StoreError) as e:
+        fail(str(e))
+    except KeyboardInterrupt:
+        fail("interrupted; the workflow keeps its state in Temporal", 130)
+    except RuntimeError as e:
+        if "Failed client connect" in str(e) or "connect" in str(e).lower():
+            fail(f"cannot reach Temporal: {e}")
+        raise
+
+
+@app.command()
+def validate(files: Annotated[list[Path], typer.Argument(help="Definitions to check")]) -> None:
+    """Check definitions without running them; exit 2 if any is invalid."""
+    from workflow_runner.dsl import DefinitionError, load_definition
+
+    bad = 0
+    for file in files:
+        try:
+            definition = load_definition(file)
+        except DefinitionError as e:
+            bad += 1
+            err.print(str(e), soft_wrap=True, markup=False)
+            continue
+        err.print(f"✓ {file}: {definition.reference}", markup=False)
+    if bad:
+        raise typer.Exit(EXIT_INVALID)
+
+
+@app.command()
+def worker() -> None:
+    """Serve the task queue (cloud mode, or against a local dev server) until SIGTERM/Ctrl-C."""
+    settings = settings_or_exit()
+    _run_async(_serve(settings))
+
+
+async def _serve(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with open_runtime(settings) as runtime:
+        where = runtime.server.address if runtime.server else settings.temporal_address
+        err.print(f"worker serving task queue {settings.task_queue} on {where}")
+        await stop.wait()
+        err.print("shutting down: finishing running activities")
+
+
+@app.command()
+def start(file: Path, input: InputOption = None, workflow_id: IdOption = None) -> None:
+    """Submit a workflow to running workers and print its id."""
+    settings = settings_or_exit()
+    definition = definition_or_exit(file)
+    run_input = parse_json_option(input, "--input")
+
+    async def submit() -> str:
+        async with open_runtime(settings, with_worker=False) as runtime:
+            handle = await start_run(
+                runtime.client,
+                definition,
+                run_input,
+                task_queue=settings.task_queue,
+                workflow_id=workflow_id,
+            )
+            return handle.id
+
+    typer.echo(_run_async(submit()))
+
+
+@app.command()
+def result(workflow_id: str) -> None:
+    """Wait for a workflow's result and print it as JSON (exit 1 if it failed)."""
+    settings = settings_or_exit()
+
+    async def fetch() -> Any:
+        async with open_runtime(settings, with_worker=False) as runtime:
+            return await _result_or_error(runtime.client.get_workflow_handle(workflow_id))
+
+    print_json(_run_async(fetch()))
+
+
+@app.command()
+def emit(
+    workflow_id: str,
+    event_type: Annotated[str, typer.Option("--type", help="CloudEvent type")],
+    data: Annotated[
+        str | None, typer.Option("--data", help="Event data: JSON or @file.json")
+    ] = None,
+    source: Annotated[str, typer.Option("--source")] = "workflow-runner-cli",
+) -> None:
+    """Send a CloudEvent to a running workflow (consumed by its listen tasks)."""
+    settings = settings_or_exit()
+    payload = parse_json_option(data, "--data")
+    event = {
+        "specversion": "1.0",
+        "id": f"cli-{time.time_ns()}",
+        "source": source,
+        "type": event_type,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "data": payload,
+    }
+
+    async def send() -> None:
+        async with open_runtime(settings, with_worker=False) as runtime:
+            client: Client = runtime.client
+            await client.get_workflow_handle(workflow_id).signal(EVENT_SIGNAL, event)
+
+    _run_async(send())
+    err.print(f"sent {event_type} to {workflow_id}")
+
+
+@app.command("dev-server")
+def dev_server() -> None:
+    """Run the embedded Temporal dev server (with Web UI) in the foreground; `run` reuses it."""
+    settings = settings_or_exit()
+
+    async def serve() -> None:
+        server = await dev_server_for(settings).start()
+        if not server.owned:
+            fail(f"a Temporal server is already listening on {server.address}")
+        ui = settings.dev_server_ui_port or settings.dev_server_port + 1000
+        err.print(f"Temporal dev server on {server.address}, Web UI on http://127.0.0.1:{ui}")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await server.stop()
+
+    _run_async(serve())
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Everything with I/O runs here, outside the deterministic workflow."""

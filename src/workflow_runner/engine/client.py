@@ -1,0 +1,62 @@
+"""Connecting to Temporal and starting DSL runs, the same way from every entry point."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+
+from workflow_runner.claimcheck.converter import build_data_converter
+from workflow_runner.claimcheck.store import ObjectStore
+from workflow_runner.config import Settings
+from workflow_runner.dsl import Definition
+from workflow_runner.dsl.catalog import resolve_references
+from workflow_runner.engine.workflow import WORKFLOW_NAME, RunRequest
+
+ENV_PREFIX = "WORKFLOW_ENV_"
+
+
+async def connect(settings: Settings, store: ObjectStore, address: str) -> Client:
+    return await Client.connect(
+        address,
+        namespace=settings.temporal_namespace,
+        data_converter=build_data_converter(settings, store),
+    )
+
+
+def workflow_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Zigflow's ``$env``: only ``WORKFLOW_ENV_*`` variables, captured once at start.
+
+    The whole environment would put credentials into the event history.
+    """
+    source = os.environ if environ is None else environ
+    return {k[len(ENV_PREFIX) :]: v for k, v in source.items() if k.startswith(ENV_PREFIX)}
+
+
+def new_workflow_id(definition: Definition) -> str:
+    return f"{definition.document['name']}-{uuid.uuid4().hex[:12]}"
+
+
+async def start_run(
+    client: Client,
+    definition: Definition,
+    run_input: Any,
+    *,
+    task_queue: str,
+    workflow_id: str | None = None,
+) -> WorkflowHandle[Any, Any]:
+    request = RunRequest(
+        definition=definition.data,
+        input=run_input,
+        definitions=resolve_references(definition, Path(definition.source).parent),
+        env=workflow_env(),
+    )
+    return await client.start_workflow(
+        WORKFLOW_NAME,
+        request,
+        id=workflow_id or new_workflow_id(definition),
+        task_queue=task_queue,
+    )

@@ -1,0 +1,44 @@
+"""Building a worker that can run any DSL workflow: the workflow type plus the I/O activities."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from workflow_runner.config import Settings
+from workflow_runner.engine.activities.http import HttpActivities
+from workflow_runner.engine.activities.process import ProcessActivities
+from workflow_runner.engine.workflow import DslWorkflow
+
+# jq is a C extension the sandbox cannot re-import; the DSL package is pure
+# code whose expression cache should survive across runs.
+PASSTHROUGH_MODULES = ("jq", "yaml", "workflow_runner.dsl")
+
+
+@contextlib.asynccontextmanager
+async def running_worker(
+    client: Client, settings: Settings, *, task_queue: str | None = None, **options: object
+) -> AsyncIterator[Worker]:
+    """A started worker for ``task_queue``; shut down (activities drained) on exit."""
+    http = HttpActivities(dict(settings.secrets))
+    processes = ProcessActivities(dict(settings.secrets))
+    runner = SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    )
+    worker = Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=[DslWorkflow],
+        activities=[http.call_http, processes.run_process],
+        workflow_runner=runner,
+        **options,  # type: ignore[arg-type]
+    )
+    try:
+        async with worker:
+            yield worker
+    finally:
+        await http.close()

@@ -1,0 +1,75 @@
+"""Everything a run needs, started in order and stopped in reverse.
+
+Local mode: the blob store, the embedded dev server (started or reused) and an
+in-process worker. Cloud mode: the same minus the dev server, against
+``TEMPORAL_SERVICE_ADDRESS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from temporalio.client import Client
+
+from workflow_runner.claimcheck import ObjectStore, open_store
+from workflow_runner.config import Settings
+from workflow_runner.engine.client import connect
+from workflow_runner.engine.worker import running_worker
+from workflow_runner.local.devserver import DevServer
+
+# temporalio 1.35 can abort the interpreter at exit while its runtime threads
+# wind down (NOTES.md: PyGILState_Release, exit 134); a short pause after
+# shutdown avoided it in every measured run.
+EXIT_GRACE_SECONDS = 0.5
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    client: Client
+    store: ObjectStore
+    server: DevServer | None
+
+
+def dev_server_for(settings: Settings, *, headless: bool = False) -> DevServer:
+    state = settings.data_dir / "temporal"
+    return DevServer(
+        port=settings.dev_server_port,
+        ui_port=settings.dev_server_ui_port,
+        headless=headless,
+        db_file=state / "temporal.db",
+        log_file=state / "dev-server.log",
+        namespace=settings.temporal_namespace,
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(
+    settings: Settings, *, with_worker: bool = True, check_store: bool = True
+) -> AsyncIterator[Runtime]:
+    store = await open_store(settings)
+    server: DevServer | None = None
+    try:
+        if check_store:
+            await store.health()  # fail at start, naming the store, not at the first big payload
+        if settings.local_mode:
+            server = await dev_server_for(settings).start()
+            address = server.address
+        else:
+            assert settings.temporal_address is not None
+            address = settings.temporal_address
+        client = await connect(settings, store, address)
+        runtime = Runtime(settings, client, store, server)
+        if with_worker:
+            async with running_worker(client, settings):
+                yield runtime
+        else:
+            yield runtime
+    finally:
+        await store.close()
+        if server is not None:
+            await server.stop()
+        await asyncio.sleep(EXIT_GRACE_SECONDS)
