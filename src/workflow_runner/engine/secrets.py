@@ -57,3 +57,14 @@ def redact(text: str, secrets: Mapping[str, str]) -> str:
         if value and len(value) >= 4:
             text = text.replace(value, token(name))
     return text
+
+
+def redact_value(value: Any, secrets: Mapping[str, str]) -> Any:
+    """``redact`` over a structure: activity results go to history, so no secret may ride along."""
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {k: redact_value(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_value(v, secrets) for v in value]
+    return value

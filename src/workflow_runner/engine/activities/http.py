@@ -18,7 +18,7 @@ from temporalio import activity
 
 from workflow_runner.dsl.errors import WorkflowError
 from workflow_runner.engine.activities.errors import activity_failure
-from workflow_runner.engine.secrets import redact, reveal
+from workflow_runner.engine.secrets import redact, redact_value, reveal
 
 
 @dataclass
@@ -47,9 +47,10 @@ class HttpActivities:
     async def call_http(self, request: HttpRequest) -> Any:
         headers = {str(k): str(v) for k, v in reveal(request.headers, self.secrets).items()}
         params = {k: _query_value(v) for k, v in reveal(request.query, self.secrets).items()}
-        uri = reveal(request.uri, self.secrets)
+        # Merge, not replace: httpx drops a URI's own query string when given params.
+        uri = httpx.URL(reveal(request.uri, self.secrets)).copy_merge_params(params)
         body = reveal(request.body, self.secrets)
-        kwargs: dict[str, Any] = {"headers": headers, "params": params}
+        kwargs: dict[str, Any] = {"headers": headers}
         if body is not None:
             if isinstance(body, str | bytes):
                 kwargs["content"] = body
@@ -82,7 +83,7 @@ class HttpActivities:
                 instance=request.instance,
             )
             raise activity_failure(error, retryable=response.status_code >= 500)
-        return shape_output(request, response)
+        return redact_value(shape_output(request, response), self.secrets)
 
 
 def _query_value(value: Any) -> str:

@@ -1,8 +1,7 @@
 """``run: shell`` and ``run: script`` as activities.
 
-Arguments are passed as separate argv entries (``sh -c 'cmd "$@"'``), never
-spliced into the command text, so data from the workflow cannot inject shell
-syntax. A process outlives nothing: when the activity is cancelled or times
+Arguments are appended to the command as shell-quoted words, so data from
+the workflow cannot inject shell syntax. A process outlives nothing: when the activity is cancelled or times
 out, the whole process group is killed.
 """
 
@@ -12,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shlex
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -49,7 +49,8 @@ class ProcessActivities:
         arguments = reveal(request.arguments, self.secrets)
         if request.kind == "shell":
             command = reveal(request.command, self.secrets)
-            argv = ["/bin/sh", "-c", f'{command} "$@"', "sh", *_argv(arguments)]
+            # Arguments are appended as shell-quoted words: data cannot become syntax.
+            argv = ["/bin/sh", "-c", " ".join([command, *map(shlex.quote, _argv(arguments))])]
         else:
             positional = _argv(arguments) if isinstance(arguments, list) else []
             argv = [sys.executable, "-c", _PYTHON_PRELUDE + request.command, *positional]

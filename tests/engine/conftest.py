@@ -1,0 +1,92 @@
+"""Run DSL text on the real dev server with an in-process worker, filesystem blobs."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+
+from tests.httpserver import LocalHTTPServer, serving
+from workflow_runner.claimcheck import ObjectStore, open_store
+from workflow_runner.config import Settings, load_settings
+from workflow_runner.dsl import parse_definition
+from workflow_runner.engine.client import connect, start_run
+from workflow_runner.engine.worker import running_worker
+from workflow_runner.local.devserver import DevServer
+
+
+@pytest.fixture(scope="session")
+def http_server() -> Iterator[LocalHTTPServer]:
+    with serving() as server:
+        yield server
+
+
+@dataclass
+class Harness:
+    client: Client
+    settings: Settings
+    store: ObjectStore
+    task_queue: str
+    directory: Path
+
+    async def start(
+        self, text: str, run_input: Any = None, name: str = "main.yaml"
+    ) -> WorkflowHandle[Any, Any]:
+        path = self.directory / name
+        path.write_text(text)
+        definition = parse_definition(text, str(path))
+        return await start_run(self.client, definition, run_input, task_queue=self.task_queue)
+
+    async def run(self, text: str, run_input: Any = None) -> Any:
+        return await (await self.start(text, run_input)).result()
+
+    async def fail(self, text: str, run_input: Any = None) -> dict[str, Any]:
+        """Run a workflow that must fail; returns the spec error it failed with."""
+        handle = await self.start(text, run_input)
+        with pytest.raises(WorkflowFailureError) as info:
+            await handle.result()
+        details = info.value.cause.details  # type: ignore[union-attr]
+        assert details and isinstance(details[0], dict), info.value.cause
+        error: dict[str, Any] = details[0]
+        return error
+
+
+@contextlib.asynccontextmanager
+async def make_harness(server: DevServer, directory: Path, **env: str) -> AsyncIterator[Harness]:
+    settings = load_settings(
+        {
+            "BLOB_STORAGE_PATH": str(directory / "blobs"),
+            "WORKFLOW_SECRET_API_TOKEN": "s3cr3t-value",
+            **env,
+        }
+    )
+    store = await open_store(settings)
+    client = await connect(settings, store, server.address)
+    queue = f"dsl-{uuid.uuid4()}"
+    try:
+        async with running_worker(client, settings, task_queue=queue):
+            yield Harness(client, settings, store, queue, directory)
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+async def harness(temporal_server: DevServer, tmp_path: Path) -> AsyncIterator[Harness]:
+    async with make_harness(temporal_server, tmp_path) as h:
+        yield h
+
+
+def workflow(body: str, extra: str = "") -> str:
+    """A definition with the boilerplate document header."""
+    return (
+        "document:\n  dsl: '1.0.0'\n  namespace: test\n  name: t\n  version: '1.0.0'\n"
+        + extra
+        + "do:\n"
+        + body
+    )
