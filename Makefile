@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/workflow-runner run examples/large-payload-pipeline.yaml
+	$(BIN)/python examples/demo.py
 
 test: lint typecheck pytest
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ApplicationError
 
 from tests.httpserver import LocalHTTPServer, serving
 from workflow_runner.claimcheck import ObjectStore, open_store
@@ -51,7 +52,9 @@ class Harness:
         handle = await self.start(text, run_input)
         with pytest.raises(WorkflowFailureError) as info:
             await handle.result()
-        details = info.value.cause.details  # type: ignore[union-attr]
+        cause = info.value.cause
+        assert isinstance(cause, ApplicationError), cause
+        details = cause.details
         assert details and isinstance(details[0], dict), info.value.cause
         error: dict[str, Any] = details[0]
         return error

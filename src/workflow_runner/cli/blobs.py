@@ -72,9 +72,8 @@ def stat(key: str, as_json: JsonFlag = False) -> None:
         if as_json:
             print_json(out)
         else:
-            typer.echo(
-                f"{info.key}\n  size:     {info.size} bytes\n  modified: {info.modified.isoformat()}"
-            )
+            typer.echo(f"{info.key}\n  size:     {info.size} bytes")
+            typer.echo(f"  modified: {info.modified.isoformat()}")
 
     _with_store(action)
 

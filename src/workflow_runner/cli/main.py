@@ -12,7 +12,7 @@ import asyncio
 import signal
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import typer
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError
 from workflow_runner.claimcheck import StoreError
 from workflow_runner.cli.blobs import blobs_app
 from workflow_runner.cli.common import definition_or_exit, parse_json_option, settings_or_exit
+from workflow_runner.cli.logs import configure_logging
 from workflow_runner.cli.output import (
     EXIT_INVALID,
     err,
@@ -65,6 +66,7 @@ def run(
     settings = settings_or_exit()
     definition = definition_or_exit(file)
     run_input = parse_json_option(input, "--input")
+    configure_logging(settings, to_file=True)
     result = _run_async(_run(settings, definition, run_input, workflow_id, quiet))
     print_json(result)
 
@@ -83,41 +85,61 @@ async def _run(
         if not quiet:
             where = runtime.server.address if runtime.server else settings.temporal_address
             err.print(f"started {handle.id} on {where}", style="dim")
-        watcher = None if quiet else asyncio.create_task(_show_progress(handle))
+        printer = None if quiet else ProgressPrinter(handle)
+        watcher = asyncio.create_task(printer.follow()) if printer else None
         try:
             return await _result_or_error(handle)
         finally:
-            if watcher is not None:
+            if watcher is not None and printer is not None:
                 watcher.cancel()
                 await asyncio.gather(watcher, return_exceptions=True)
+                await printer.poll()  # the last tasks finished after the last poll
 
 
-async def _show_progress(handle: WorkflowHandle[Any, Any]) -> None:
-    seen = 0
-    started: dict[str, float] = {}
-    marks = {"started": "▶", "completed": "✓", "failed": "✗", "skipped": "↷"}
-    while True:
+class ProgressPrinter:
+    """Prints each task as it finishes, from the workflow's ``progress`` query."""
+
+    MARKS: ClassVar[dict[str, str]] = {"completed": "✓", "failed": "✗", "skipped": "↷"}
+
+    def __init__(self, handle: WorkflowHandle[Any, Any]) -> None:
+        self.handle = handle
+        self.seen = 0
+        self.started: dict[str, float] = {}
+
+    async def poll(self) -> None:
         try:
-            notes = await handle.query("progress", seen)
-        except Exception:
-            notes = []
+            notes = await self.handle.query("progress", self.seen)
+        except Exception:  # not answerable yet (no worker has picked it up)
+            return
         for note in notes:
-            seen += 1
+            self.seen += 1
             task, status = note["task"], note["status"]
             if status == "started":
-                started[task] = note["at"]
-                continue  # shown on completion, with its duration
-            took = f" ({note['at'] - started[task]:.2f}s)" if task in started else ""
-            label = status if status not in marks else ""
-            err.print(" ".join(p for p in (marks.get(status, "·"), task, label) if p) + took)
-        await asyncio.sleep(0.2)
+                self.started[task] = note["at"]
+                continue  # shown when it ends, with its duration
+            took = f" ({note['at'] - self.started[task]:.2f}s)" if task in self.started else ""
+            label = "" if status in self.MARKS else status
+            err.print(" ".join(p for p in (self.MARKS.get(status, "·"), task, label) if p) + took)
+
+    async def follow(self) -> None:
+        while True:
+            await self.poll()
+            await asyncio.sleep(0.2)
+
+
+class WorkflowFailed(Exception):
+    """Carries the spec error out of the event loop, printed once all else is shut down."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(error.get("title") or error.get("type"))
+        self.error = error
 
 
 async def _result_or_error(handle: WorkflowHandle[Any, Any]) -> Any:
     try:
         return await handle.result()
     except WorkflowFailureError as e:
-        fail_with_error_json(_spec_error(e))
+        raise WorkflowFailed(_spec_error(e)) from None
 
 
 def _spec_error(failure: WorkflowFailureError) -> dict[str, Any]:
@@ -134,6 +156,8 @@ def _run_async(coro: Any) -> Any:
     """Run a command's coroutine; infrastructure errors become one clear line, no traceback."""
     try:
         return asyncio.run(coro)
+    except WorkflowFailed as e:
+        fail_with_error_json(e.error)
     except (DevServerError, StoreError) as e:
         fail(str(e))
     except KeyboardInterrupt:
@@ -166,6 +190,7 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Definitions to ch
 def worker() -> None:
     """Serve the task queue (cloud mode, or against a local dev server) until SIGTERM/Ctrl-C."""
     settings = settings_or_exit()
+    configure_logging(settings, to_file=False)
     _run_async(_serve(settings))
 
 
@@ -185,6 +210,7 @@ async def _serve(settings: Settings) -> None:
 def start(file: Path, input: InputOption = None, workflow_id: IdOption = None) -> None:
     """Submit a workflow to running workers and print its id."""
     settings = settings_or_exit()
+    configure_logging(settings, to_file=True)
     definition = definition_or_exit(file)
     run_input = parse_json_option(input, "--input")
 
@@ -206,6 +232,7 @@ def start(file: Path, input: InputOption = None, workflow_id: IdOption = None) -
 def result(workflow_id: str) -> None:
     """Wait for a workflow's result and print it as JSON (exit 1 if it failed)."""
     settings = settings_or_exit()
+    configure_logging(settings, to_file=True)
 
     async def fetch() -> Any:
         async with open_runtime(settings, with_worker=False) as runtime:
@@ -225,6 +252,7 @@ def emit(
 ) -> None:
     """Send a CloudEvent to a running workflow (consumed by its listen tasks)."""
     settings = settings_or_exit()
+    configure_logging(settings, to_file=True)
     payload = parse_json_option(data, "--data")
     event = {
         "specversion": "1.0",
@@ -248,6 +276,7 @@ def emit(
 def dev_server() -> None:
     """Run the embedded Temporal dev server (with Web UI) in the foreground; `run` reuses it."""
     settings = settings_or_exit()
+    configure_logging(settings, to_file=True)
 
     async def serve() -> None:
         server = await dev_server_for(settings).start()

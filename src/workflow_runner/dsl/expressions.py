@@ -14,7 +14,7 @@ never do (a replay would see different values). The prelude rebinds them:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -81,10 +81,87 @@ def _clean_jq_message(message: str) -> str:
     return first.replace("jq: error: ", "").split(" at <top-level>")[0]
 
 
+_VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_SIMPLE_PATH = re.compile(r"^(\.|\$[A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z_][A-Za-z0-9_]*)*)$")
+_MISSING = object()
+
+
+@lru_cache(maxsize=4096)
+def referenced_names(body: str) -> frozenset[str]:
+    """``$names`` an expression mentions: only those are bound (and serialized)."""
+    return frozenset(_VARIABLE.findall(body))
+
+
+def select_args(body: str, args: Mapping[str, Any]) -> dict[str, Any]:
+    wanted = referenced_names(body)
+    return {name: value for name, value in args.items() if name in wanted}
+
+
+def _fast_path(body: str, data: Any, args: Mapping[str, Any]) -> Any:
+    """``.``, ``.a.b``, ``$x.a``: plain lookups need no jq (and no JSON round trip).
+
+    Returns ``_MISSING`` when the expression is not such a path or a step is
+    not an object, so jq decides (and reports errors) exactly as it would.
+    """
+    match = _SIMPLE_PATH.match(body)
+    if match is None:
+        return _MISSING
+    root, path = match.groups()
+    if root == ".":
+        value = data
+    elif root[1:] in args:
+        value = args[root[1:]]
+    else:
+        return _MISSING
+    for key in path.split(".")[1:]:
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            return _MISSING
+        value = value.get(key)
+    return value
+
+
+def try_fast_path(body: str, data: Any, args: Mapping[str, Any]) -> tuple[bool, Any]:
+    value = _fast_path(body, data, args)
+    return (False, None) if value is _MISSING else (True, value)
+
+
+def larger_than(value: Any, limit: int) -> bool:
+    """Whether ``value``'s JSON is (roughly) over ``limit`` bytes, without serializing it.
+
+    Stops walking as soon as the limit is passed, so the check costs O(limit).
+    """
+    budget = [limit]
+
+    def walk(item: Any) -> bool:
+        if isinstance(item, str):
+            budget[0] -= len(item) + 2
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                budget[0] -= len(key) + 4
+                if budget[0] < 0 or walk(child):
+                    return True
+        elif isinstance(item, list):
+            for child in item:
+                budget[0] -= 1
+                if budget[0] < 0 or walk(child):
+                    return True
+        else:
+            budget[0] -= 8
+        return budget[0] < 0
+
+    return walk(value)
+
+
 def evaluate(
     body: str, data: Any, args: Mapping[str, Any], *, now: float = 0.0, where: str = ""
 ) -> Any:
     """Evaluate one jq body; its first result (``null`` when it yields nothing)."""
+    args = select_args(body, args)
+    hit, value = try_fast_path(body, data, args)
+    if hit:
+        return value
     names = tuple(sorted(args))
     try:
         program = _compile(body, names)
@@ -100,26 +177,41 @@ def evaluate(
         ) from None
 
 
-def evaluate_value(value: Any, data: Any, args: Mapping[str, Any], **kw: Any) -> Any:
-    """Deep-evaluate: every ``${ }`` string in a structure is replaced by its value."""
+Evaluator = Callable[[str, Any, Mapping[str, Any], str], Awaitable[Any]]
+
+
+async def evaluate_value(
+    value: Any, data: Any, args: Mapping[str, Any], one: Evaluator, where: str
+) -> Any:
+    """Deep-evaluate: every ``${ }`` string in a structure is replaced by its value.
+
+    ``one`` evaluates a single jq body; the interpreter supplies one that may
+    move big evaluations off the workflow thread.
+    """
     if isinstance(value, str):
         match = EXPRESSION.match(value)
-        return evaluate(match.group("body").strip(), data, args, **kw) if match else value
+        return await one(match.group("body").strip(), data, args, where) if match else value
     if isinstance(value, dict):
-        return {k: evaluate_value(v, data, args, **kw) for k, v in value.items()}
+        return {
+            k: await evaluate_value(v, data, args, one, f"{where}/{k}") for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [evaluate_value(v, data, args, **kw) for v in value]
+        return [
+            await evaluate_value(v, data, args, one, f"{where}/{i}") for i, v in enumerate(value)
+        ]
     return value
 
 
-def evaluate_field(value: Any, data: Any, args: Mapping[str, Any], **kw: Any) -> Any:
+async def evaluate_field(
+    value: Any, data: Any, args: Mapping[str, Any], one: Evaluator, where: str
+) -> Any:
     """Fields that are always expressions (``if``, ``input.from``, ``output.as`` ...).
 
     A string is jq with or without ``${ }``; an object or array is evaluated deeply.
     """
     if isinstance(value, str):
-        return evaluate(expression_body(value), data, args, **kw)
-    return evaluate_value(value, data, args, **kw)
+        return await one(expression_body(value), data, args, where)
+    return await evaluate_value(value, data, args, one, where)
 
 
 def truthy(value: Any) -> bool:

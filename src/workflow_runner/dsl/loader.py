@@ -74,6 +74,9 @@ def load_yaml(text: str, file: str) -> tuple[Any, Locations]:
         mark = e.problem_mark or e.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         reason = " ".join(str(x) for x in (e.context, e.problem) if x)
+        lines = text.splitlines()
+        if mark is not None and mark.line < len(lines) and "${" in lines[mark.line]:
+            reason += " (quote a ${ } expression that contains ': ' or '{')"
         raise DefinitionError(
             [Problem(file, line, column, "", f"invalid YAML: {reason}")]
         ) from None

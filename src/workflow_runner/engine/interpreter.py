@@ -13,7 +13,7 @@ signals), so this module can be read as pure control flow.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
@@ -32,6 +32,8 @@ class WorkflowIO(Protocol):
     """What the interpreter needs from Temporal; implemented by ``engine.workflow``."""
 
     def now(self) -> float: ...
+
+    async def evaluate(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Any: ...
 
     async def sleep(self, delay: timedelta) -> None: ...
 
@@ -74,12 +76,12 @@ class Interpreter:
         if isinstance(raw_input, dict):
             self.data = dict(raw_input)
         if "input" in spec and "from" in spec["input"]:
-            value = self._eval_field(spec["input"]["from"], value, {}, "/input/from")
+            value = await self._eval_field(spec["input"]["from"], value, {}, "/input/from")
         body = self._run_do("/do", spec["do"], value, {})
         timeout = self._timeout(spec.get("timeout"))
         output, _ = await self._with_timeout(body, timeout, "")
         if "output" in spec and "as" in spec["output"]:
-            output = self._eval_field(
+            output = await self._eval_field(
                 spec["output"]["as"], output, {"output": output}, "/output/as"
             )
         return output
@@ -122,10 +124,14 @@ class Interpreter:
         args = {**scope, "task": task_info}
         value = raw
         if "input" in task and "from" in task["input"]:
-            value = self._eval_field(task["input"]["from"], raw, args, pointer + "/input/from")
+            value = await self._eval_field(
+                task["input"]["from"], raw, args, pointer + "/input/from"
+            )
         args["input"] = value
         task_info["input"] = value
-        if "if" in task and not truthy(self._eval_field(task["if"], value, args, pointer + "/if")):
+        if "if" in task and not truthy(
+            await self._eval_field(task["if"], value, args, pointer + "/if")
+        ):
             self.io.progress_note(pointer, "skipped")
             return raw, None
         self.io.progress_note(pointer, "started")
@@ -142,10 +148,12 @@ class Interpreter:
             raise
         args["output"] = output
         if "output" in task and "as" in task["output"]:
-            output = self._eval_field(task["output"]["as"], output, args, pointer + "/output/as")
+            output = await self._eval_field(
+                task["output"]["as"], output, args, pointer + "/output/as"
+            )
             args["output"] = output
         if "export" in task and "as" in task["export"]:
-            self.context = self._eval_field(
+            self.context = await self._eval_field(
                 task["export"]["as"], output, args, pointer + "/export/as"
             )
         self.io.progress_note(pointer, "completed")
@@ -163,9 +171,11 @@ class Interpreter:
     async def _task_set(
         self, pointer: str, task: dict[str, Any], value: Any, args: dict[str, Any], limit: Any
     ) -> tuple[Any, Flow]:
-        result = self._eval_value(task["set"], value, args, pointer + "/set")
+        result = await self._eval_value(task["set"], value, args, pointer + "/set")
         if isinstance(result, dict):
-            self.data.update(result)  # Zigflow's $data accumulates every set
+            # Zigflow's $data accumulates every set. Never mutated in place: values
+            # are shared with task outputs, so every change makes a new dict.
+            self.data = {**self.data, **result}
         return result, None
 
     async def _task_switch(
@@ -175,7 +185,7 @@ class Interpreter:
             ((name, case),) = item.items()
             when = case.get("when")
             where = f"{pointer}/switch/{index}/{name}/when"
-            if when is None or truthy(self._eval_field(when, value, args, where)):
+            if when is None or truthy(await self._eval_field(when, value, args, where)):
                 flow: str = case["then"]
                 return value, flow
         return value, None
@@ -184,7 +194,7 @@ class Interpreter:
         self, pointer: str, task: dict[str, Any], value: Any, args: dict[str, Any], limit: Any
     ) -> tuple[Any, Flow]:
         spec = task["for"]
-        collection = self._eval_field(spec["in"], value, args, pointer + "/for/in")
+        collection = await self._eval_field(spec["in"], value, args, pointer + "/for/in")
         if collection is None:
             collection = []
         if isinstance(collection, dict):
@@ -200,22 +210,19 @@ class Interpreter:
         for index, item in enumerate(collection):
             loop_vars = {each: item, at: index}
             scope = {**_scope(args), **loop_vars}
-            saved = dict(self.data)
-            self.data.update(loop_vars)
+            saved = {k: self.data[k] for k in loop_vars if k in self.data}
+            self.data = {**self.data, **loop_vars}
             try:
                 if "while" in task:
-                    keep_going = self._eval_field(
+                    keep_going = await self._eval_field(
                         task["while"], output, {**args, **loop_vars}, pointer + "/while"
                     )
                     if not truthy(keep_going):
                         break
                 output, flow = await self._run_do(pointer + "/do", task["do"], output, scope)
             finally:
-                for key in loop_vars:
-                    if key in saved:
-                        self.data[key] = saved[key]
-                    else:
-                        self.data.pop(key, None)
+                kept = {k: v for k, v in self.data.items() if k not in loop_vars}
+                self.data = {**kept, **saved}
             if flow == "end":
                 return output, "end"
         return output, None
@@ -249,10 +256,10 @@ class Interpreter:
                 return await self._run_do(pointer + "/try", task["try"], value, _scope(args))
             except WorkflowError as error:
                 error_var = {str(catch.get("as", "error")): error.to_dict()}
-                if not self._catches(catch, error, value, {**args, **error_var}, pointer):
+                if not await self._catches(catch, error, value, {**args, **error_var}, pointer):
                     raise
                 attempt += 1
-                delay = self._retry_delay(
+                delay = await self._retry_delay(
                     retry, attempt, started, value, {**args, **error_var}, pointer
                 )
                 if delay is not None:
@@ -267,7 +274,7 @@ class Interpreter:
                     )
                 return value, None
 
-    def _catches(
+    async def _catches(
         self,
         catch: dict[str, Any],
         error: WorkflowError,
@@ -284,13 +291,15 @@ class Interpreter:
             elif expected != actual and str(expected) != str(actual):
                 return False
         if "when" in catch and not truthy(
-            self._eval_field(catch["when"], value, args, pointer + "/catch/when")
+            await self._eval_field(catch["when"], value, args, pointer + "/catch/when")
         ):
             return False
         return not (
             "exceptWhen" in catch
             and truthy(
-                self._eval_field(catch["exceptWhen"], value, args, pointer + "/catch/exceptWhen")
+                await self._eval_field(
+                    catch["exceptWhen"], value, args, pointer + "/catch/exceptWhen"
+                )
             )
         )
 
@@ -300,7 +309,7 @@ class Interpreter:
             return policy
         return retry if isinstance(retry, dict) else None
 
-    def _retry_delay(
+    async def _retry_delay(
         self,
         retry: dict[str, Any] | None,
         attempt: int,
@@ -312,10 +321,12 @@ class Interpreter:
         """The wait before the next attempt, or ``None`` when no retry is left."""
         if retry is None:
             return None
-        if "when" in retry and not truthy(self._eval_field(retry["when"], value, args, pointer)):
+        if "when" in retry and not truthy(
+            await self._eval_field(retry["when"], value, args, pointer)
+        ):
             return None
         if "exceptWhen" in retry and truthy(
-            self._eval_field(retry["exceptWhen"], value, args, pointer)
+            await self._eval_field(retry["exceptWhen"], value, args, pointer)
         ):
             return None
         limit = retry.get("limit") or {}
@@ -342,7 +353,7 @@ class Interpreter:
         error = task["raise"]["error"]
         if isinstance(error, str):
             error = self.definition["use"]["errors"][error]
-        evaluated = self._eval_value(error, value, args, pointer + "/raise/error")
+        evaluated = await self._eval_value(error, value, args, pointer + "/raise/error")
         raised = WorkflowError.from_dict(evaluated)
         raised.instance = evaluated.get("instance", pointer)
         raise raised
@@ -352,7 +363,7 @@ class Interpreter:
     ) -> tuple[Any, Flow]:
         spec = task["wait"]
         if is_expression(spec):
-            spec = self._eval_value(spec, value, args, pointer + "/wait")
+            spec = await self._eval_value(spec, value, args, pointer + "/wait")
         await self.io.sleep(parse_duration(spec))
         return value, None
 
@@ -361,7 +372,7 @@ class Interpreter:
     async def _task_call(
         self, pointer: str, task: dict[str, Any], value: Any, args: dict[str, Any], limit: Any
     ) -> tuple[Any, Flow]:
-        spec = self._eval_value(task["with"], value, args, pointer + "/with")
+        spec = await self._eval_value(task["with"], value, args, pointer + "/with")
         endpoint = spec["endpoint"]
         uri = endpoint["uri"] if isinstance(endpoint, dict) else endpoint
         request = {
@@ -381,11 +392,11 @@ class Interpreter:
     ) -> tuple[Any, Flow]:
         spec = task["run"]
         if "workflow" in spec:
-            child = self._eval_value(spec["workflow"], value, args, pointer + "/run/workflow")
+            child = await self._eval_value(spec["workflow"], value, args, pointer + "/run/workflow")
             child_input = child.get("input", value)
             return await self.io.run_workflow(child, child_input, pointer), None
         kind = "shell" if "shell" in spec else "script"
-        body = self._eval_value(spec[kind], value, args, f"{pointer}/run/{kind}")
+        body = await self._eval_value(spec[kind], value, args, f"{pointer}/run/{kind}")
         request = {
             "kind": kind,
             "command": body.get("command", body.get("code", "")),
@@ -401,13 +412,15 @@ class Interpreter:
     async def _task_listen(
         self, pointer: str, task: dict[str, Any], value: Any, args: dict[str, Any], limit: Any
     ) -> tuple[Any, Flow]:
-        spec = self._eval_value(task["listen"], value, args, pointer + "/listen")
+        spec = await self._eval_value(task["listen"], value, args, pointer + "/listen")
         return await self.io.listen(spec["to"], limit, pointer), None
 
     async def _task_emit(
         self, pointer: str, task: dict[str, Any], value: Any, args: dict[str, Any], limit: Any
     ) -> tuple[Any, Flow]:
-        attributes = self._eval_value(task["emit"]["event"]["with"], value, args, pointer + "/emit")
+        attributes = await self._eval_value(
+            task["emit"]["event"]["with"], value, args, pointer + "/emit"
+        )
         return self.io.emit(attributes), None
 
     # -- helpers --------------------------------------------------------------
@@ -427,11 +440,11 @@ class Interpreter:
             **{k: v for k, v in args.items() if k not in ("input", "output", "task")},
         }
 
-    def _eval_field(self, expr: Any, value: Any, args: dict[str, Any], where: str) -> Any:
-        return evaluate_field(expr, value, self._arguments(args), now=self.io.now(), where=where)
+    async def _eval_field(self, expr: Any, value: Any, args: dict[str, Any], where: str) -> Any:
+        return await evaluate_field(expr, value, self._arguments(args), self.io.evaluate, where)
 
-    def _eval_value(self, expr: Any, value: Any, args: dict[str, Any], where: str) -> Any:
-        return evaluate_value(expr, value, self._arguments(args), now=self.io.now(), where=where)
+    async def _eval_value(self, expr: Any, value: Any, args: dict[str, Any], where: str) -> Any:
+        return await evaluate_value(expr, value, self._arguments(args), self.io.evaluate, where)
 
     def _timeout(self, timeout: Any) -> timedelta | None:
         if timeout is None:

@@ -10,6 +10,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from workflow_runner.config import Settings
+from workflow_runner.engine.activities.expressions import evaluate_expression
 from workflow_runner.engine.activities.http import HttpActivities
 from workflow_runner.engine.activities.process import ProcessActivities
 from workflow_runner.engine.workflow import DslWorkflow
@@ -33,7 +34,7 @@ async def running_worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=[DslWorkflow],
-        activities=[http.call_http, processes.run_process],
+        activities=[http.call_http, processes.run_process, evaluate_expression],
         workflow_runner=runner,
         **options,  # type: ignore[arg-type]
     )

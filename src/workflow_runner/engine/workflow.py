@@ -10,7 +10,7 @@ workflow task, and a retried task would look like a hang.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -20,6 +20,7 @@ from temporalio.common import RawValue, RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from workflow_runner.dsl.errors import WorkflowError
+    from workflow_runner.dsl.expressions import evaluate, larger_than, select_args, try_fast_path
     from workflow_runner.engine.events import consume_matching, make_event, signal_event
     from workflow_runner.engine.failures import to_application_error, to_workflow_error
     from workflow_runner.engine.interpreter import Interpreter
@@ -28,6 +29,9 @@ with workflow.unsafe.imports_passed_through():
 WORKFLOW_NAME = "DslWorkflow"
 EVENT_SIGNAL = "event"
 DEFAULT_ACTIVITY_TIMEOUT = timedelta(minutes=10)
+# Above this much JSON, jq runs in a local activity rather than in workflow code.
+INLINE_EXPRESSION_BYTES = 256 * 1024
+EXPRESSION_TIMEOUT = timedelta(minutes=2)
 IO_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=3
 )
@@ -97,6 +101,28 @@ class DslWorkflow:
 
     def now(self) -> float:
         return workflow.time()
+
+    async def evaluate(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Any:
+        """Small inputs inline; big ones in a local activity (see activities/expressions.py)."""
+        args = select_args(body, args)
+        hit, value = try_fast_path(body, data, args)
+        if hit:
+            return value
+        if not larger_than([data, args], INLINE_EXPRESSION_BYTES):
+            return evaluate(body, data, args, now=workflow.time(), where=where)
+        request = {"body": body, "data": data, "args": args, "now": workflow.time(), "where": where}
+        try:
+            return await workflow.execute_local_activity(
+                "evaluate_expression",
+                request,
+                start_to_close_timeout=EXPRESSION_TIMEOUT,
+                retry_policy=IO_RETRY,
+                summary=where,
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            raise to_workflow_error(err, where) from None
 
     async def sleep(self, delay: timedelta) -> None:
         await workflow.sleep(delay)

@@ -1,8 +1,8 @@
 """``run: shell`` and ``run: script`` as activities.
 
 Arguments are appended to the command as shell-quoted words, so data from
-the workflow cannot inject shell syntax. A process outlives nothing: when the activity is cancelled or times
-out, the whole process group is killed.
+the workflow cannot inject shell syntax. A process outlives nothing: when
+the activity is cancelled or times out, the whole process group is killed.
 """
 
 from __future__ import annotations
@@ -82,12 +82,16 @@ class ProcessActivities:
         if code != 0 and request.returns not in ("code", "all"):
             error = WorkflowError.of(
                 "runtime",
-                f"{request.kind} exited with code {code}: {stderr.strip()[-1000:] or stdout.strip()[-1000:]}",
+                f"{request.kind} exited with code {code}: {_tail(stderr) or _tail(stdout)}",
                 title=f"{request.kind.capitalize()} process failed",
                 instance=request.instance,
             )
             raise activity_failure(error, retryable=False)
         return _shape(request.returns, code, stdout, stderr)
+
+
+def _tail(text: str, limit: int = 1000) -> str:
+    return text.strip()[-limit:]
 
 
 def _argv(arguments: Any) -> list[str]:

@@ -1,0 +1,50 @@
+"""Where logs go: a file for interactive commands, stderr for services.
+
+``run`` promises that stdout carries only the output and stderr only progress
+and the error, so the SDK's own logs (including Temporal Core's, forwarded
+into Python logging) go to ``~/.stigmer/data/logs/workflow-runner.log``.
+A ``worker`` is a service: its logs go to stderr, as a supervisor expects.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
+
+from workflow_runner.config import Settings
+
+
+def log_file(settings: Settings) -> Path:
+    return settings.data_dir / "logs" / "workflow-runner.log"
+
+
+def configure_logging(settings: Settings, *, to_file: bool) -> None:
+    handler: logging.Handler
+    if to_file:
+        path = log_file(settings)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        handler = logging.StreamHandler(os.fdopen(fd, "a", encoding="utf-8"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level)
+    core = TelemetryConfig(
+        logging=LoggingConfig(
+            filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+            forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+        )
+    )
+    Runtime.set_default(Runtime(telemetry=core), error_if_already_set=False)

@@ -1,0 +1,252 @@
+"""The CLI contract, through real processes: stdout is only the output JSON, exit codes 0/1/2."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+from tests.httpserver import LocalHTTPServer, serving
+from workflow_runner.local.devserver import DevServer, find_temporal_binary, port_is_open
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+HEADER = "document:\n  dsl: '1.0.0'\n  namespace: cli\n  name: t\n  version: '1'\n"
+
+
+@pytest.fixture(scope="module")
+def http_server() -> Iterator[LocalHTTPServer]:
+    with serving() as server:
+        yield server
+
+
+@pytest.fixture
+def env(tmp_path: Path, temporal_server: DevServer) -> dict[str, str]:
+    """Local mode pointed at the session's dev server (so `run` reuses it)."""
+    return {
+        **os.environ,
+        "STIGMER_DATA_DIR": str(tmp_path / "data"),
+        "BLOB_STORAGE_PATH": str(tmp_path / "blobs"),
+        "TEMPORAL_DEV_SERVER_PORT": str(temporal_server.port),
+        "TEMPORAL_TASK_QUEUE": f"cli-{uuid.uuid4()}",
+    }
+
+
+def cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "workflow_runner.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def write(tmp_path: Path, body: str, name: str = "wf.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(HEADER + "do:\n" + body)
+    return str(path)
+
+
+def test_run_prints_only_output_json(tmp_path: Path, env: dict[str, str]) -> None:
+    wf = write(tmp_path, '  - hi:\n      set:\n        greeting: ${ "hello " + .name }\n')
+    result = cli(env, "run", wf, "--input", '{"name": "ada"}')
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"greeting": "hello ada"}
+    assert "/do/0/hi" in result.stderr  # progress goes to stderr
+
+
+def test_input_from_file_and_quiet(tmp_path: Path, env: dict[str, str]) -> None:
+    (tmp_path / "in.json").write_text('{"name": "file"}')
+    wf = write(tmp_path, "  - hi:\n      set:\n        n: ${ .name }\n")
+    result = cli(env, "run", wf, "--input", f"@{tmp_path / 'in.json'}", "--quiet")
+    assert result.returncode == 0 and json.loads(result.stdout) == {"n": "file"}
+    assert result.stderr == ""
+
+
+def test_failed_workflow_exits_1_with_spec_error(tmp_path: Path, env: dict[str, str]) -> None:
+    wf = write(
+        tmp_path,
+        "  - boom:\n      raise:\n        error:\n          type: https://example.com/e\n"
+        "          status: 409\n          title: Conflict\n",
+    )
+    result = cli(env, "run", wf)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    error = json.loads(result.stderr[result.stderr.index("{") :])
+    assert error == {
+        "type": "https://example.com/e",
+        "status": 409,
+        "title": "Conflict",
+        "instance": "/do/0/boom",
+    }
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ("do:\n  - a:\n      frob: 1\n", "unknown task type"),
+        ("do: [oops\n", "invalid YAML"),
+        ("do:\n  - a:\n      set:\n        x: ${ .a | }\n", "invalid jq expression"),
+    ],
+)
+def test_invalid_definition_exits_2_without_traceback(
+    tmp_path: Path, env: dict[str, str], content: str, fragment: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(HEADER + content)
+    for command in (["run", str(path)], ["validate", str(path)]):
+        result = cli(env, *command)
+        assert result.returncode == 2, result.stderr
+        assert fragment in result.stderr and f"{path}:" in result.stderr
+        assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_bad_input_json_and_config_exit_2(tmp_path: Path, env: dict[str, str]) -> None:
+    wf = write(tmp_path, "  - a:\n      set: {}\n")
+    result = cli(env, "run", wf, "--input", "{not json")
+    assert result.returncode == 2 and "--input is not valid JSON" in result.stderr
+    result = cli({**env, "BLOB_STORAGE_TYPE": "r2"}, "run", wf)
+    assert result.returncode == 2
+    for name in ("R2_BUCKET", "R2_ENDPOINT", "R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY"):
+        assert name in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_validate_accepts_the_examples(env: dict[str, str]) -> None:
+    files = sorted(str(p) for p in EXAMPLES.glob("*.yaml"))
+    assert files
+    result = cli(env, "validate", *files)
+    assert result.returncode == 0, result.stderr
+
+
+def test_local_mode_starts_and_stops_its_own_dev_server(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    port = free_port()
+    local = {**env, "TEMPORAL_DEV_SERVER_PORT": str(port), "TEMPORAL_UI_PORT": str(free_port())}
+    wf = write(tmp_path, "  - a:\n      set:\n        ok: true\n")
+    result = cli(local, "run", wf)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"ok": True}
+    assert (tmp_path / "data" / "temporal" / "temporal.db").exists()  # state persisted
+    assert not port_is_open("127.0.0.1", port)  # and the server it started is gone
+
+
+async def test_other_processes_can_signal_a_running_workflow(
+    tmp_path: Path, env: dict[str, str], temporal_server: DevServer
+) -> None:
+    wf = write(
+        tmp_path,
+        "  - wait:\n      listen:\n        to:\n          one:\n            with:\n"
+        "              type: signal\n              id: approve\n",
+    )
+    workflow_id = f"signal-{uuid.uuid4()}"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "workflow_runner.cli.main",
+        "run",
+        wf,
+        "--id",
+        workflow_id,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    temporal = str(find_temporal_binary())
+    for _ in range(100):
+        sent = await asyncio.create_subprocess_exec(
+            temporal,
+            "workflow",
+            "signal",
+            "--address",
+            temporal_server.address,
+            "--workflow-id",
+            workflow_id,
+            "--name",
+            "approve",
+            "--input",
+            '{"by": "ops"}',
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        if await sent.wait() == 0:
+            break
+        await asyncio.sleep(0.2)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    assert json.loads(out) == {"by": "ops"}
+
+
+def test_worker_start_emit_result(
+    tmp_path: Path, env: dict[str, str], temporal_server: DevServer
+) -> None:
+    cloud = {**env, "TEMPORAL_SERVICE_ADDRESS": temporal_server.address}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "workflow_runner.cli.main", "worker"],
+        env=cloud,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert worker.stderr is not None
+        assert "worker serving" in worker.stderr.readline()
+        wf = write(
+            tmp_path,
+            "  - wait:\n      listen:\n        to:\n          one:\n            with:\n"
+            "              type: com.example.go\n  - done:\n      set:\n        got: ${ .data }\n",
+        )
+        started = cli(cloud, "start", wf)
+        assert started.returncode == 0, started.stderr
+        workflow_id = started.stdout.strip()
+        sent = cli(cloud, "emit", workflow_id, "--type", "com.example.go", "--data", '{"x": 1}')
+        assert sent.returncode == 0, sent.stderr
+        result = cli(cloud, "result", workflow_id)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout) == {"got": {"x": 1}}
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+
+
+def test_large_payload_example_and_blobs_commands(
+    tmp_path: Path, env: dict[str, str], http_server: LocalHTTPServer
+) -> None:
+    url = f"{http_server.url}/big?size=3000000"
+    result = cli(
+        env,
+        "run",
+        str(EXAMPLES / "large-payload-pipeline.yaml"),
+        "--input",
+        json.dumps({"catalogUrl": url, "analyzeUrl": f"{http_server.url}/analyze"}),
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["inStock"] > 0 and summary["categories"]
+    listing = cli(env, "blobs", "ls", "--json")
+    blobs = [json.loads(line) for line in listing.stdout.splitlines()]
+    assert blobs and all(b["key"].startswith("v0/ns/default/wt/DslWorkflow/") for b in blobs)
+    biggest = max(blobs, key=lambda b: b["size"])
+    usage = json.loads(cli(env, "blobs", "du", "--json").stdout)
+    assert usage["count"] == len(blobs) and usage["by_workflow_type"]["DslWorkflow"][
+        "count"
+    ] == len(blobs)
+    stat = json.loads(cli(env, "blobs", "stat", biggest["key"], "--json").stdout)
+    assert stat["size"] == biggest["size"]
+    decoded = cli(env, "blobs", "get", biggest["key"])
+    assert decoded.returncode == 0 and len(decoded.stdout) > biggest["size"]  # decompressed JSON
+    json.loads(decoded.stdout)
+    assert cli(env, "blobs", "health").stdout.startswith("ok")
+    assert cli(env, "blobs", "rm", biggest["key"]).returncode == 0
+    missing = cli(env, "blobs", "stat", biggest["key"])
+    assert missing.returncode == 1 and "blob not found" in missing.stderr
