@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import free_port
 from tests.httpserver import LocalHTTPServer, serving
+from workflow_runner.config import S3Settings
 from workflow_runner.local.devserver import DevServer, find_temporal_binary, port_is_open
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -219,9 +220,25 @@ def test_worker_start_emit_result(
         assert worker.wait(timeout=30) == 0
 
 
+@pytest.mark.parametrize("backend", ["filesystem", "s3"])
 def test_large_payload_example_and_blobs_commands(
-    tmp_path: Path, env: dict[str, str], http_server: LocalHTTPServer
+    tmp_path: Path,
+    env: dict[str, str],
+    http_server: LocalHTTPServer,
+    backend: str,
+    s3_settings: S3Settings,
 ) -> None:
+    if backend == "s3":
+        assert s3_settings.access_key_id and s3_settings.secret_access_key
+        env = {
+            **env,
+            "BLOB_STORAGE_TYPE": "s3",
+            "S3_BUCKET": s3_settings.bucket,
+            "S3_ENDPOINT": str(s3_settings.endpoint_url),
+            "S3_REGION": "auto",
+            "S3_ACCESS_KEY_ID": s3_settings.access_key_id.get_secret_value(),
+            "S3_SECRET_ACCESS_KEY": s3_settings.secret_access_key.get_secret_value(),
+        }
     url = f"{http_server.url}/big?size=3000000"
     result = cli(
         env,
@@ -247,6 +264,15 @@ def test_large_payload_example_and_blobs_commands(
     assert decoded.returncode == 0 and len(decoded.stdout) > biggest["size"]  # decompressed JSON
     json.loads(decoded.stdout)
     assert cli(env, "blobs", "health").stdout.startswith("ok")
+    gc = json.loads(cli(env, "blobs", "gc", "--dry-run", "--json").stdout)
+    assert gc["scanned"] == len(blobs) and gc["deleted"] == 0 and gc["kept_young"] == len(blobs)
+    lifecycle = cli(env, "blobs", "lifecycle", "--apply")
+    if backend == "s3":
+        assert lifecycle.returncode == 0 and json.loads(lifecycle.stdout)["Expiration"] == {
+            "Days": 60
+        }
+    else:
+        assert lifecycle.returncode == 1 and "r2 or s3 only" in lifecycle.stderr
     assert cli(env, "blobs", "rm", biggest["key"]).returncode == 0
     missing = cli(env, "blobs", "stat", biggest["key"])
     assert missing.returncode == 1 and "blob not found" in missing.stderr

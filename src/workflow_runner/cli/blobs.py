@@ -6,16 +6,28 @@ import asyncio
 import json
 import sys
 from collections import defaultdict
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn
 from temporalio.api.common.v1 import Payload
 
-from workflow_runner.claimcheck import BlobNotFoundError, ObjectStore, StoreError, open_store
+from workflow_runner.claimcheck import (
+    BlobInfo,
+    BlobNotFoundError,
+    ObjectStore,
+    StoreError,
+    open_store,
+)
 from workflow_runner.claimcheck.codec import CompressionCodec
+from workflow_runner.claimcheck.gc import GcReport, collect_garbage
+from workflow_runner.claimcheck.runs import TemporalRunStatus
 from workflow_runner.cli.common import settings_or_exit
 from workflow_runner.cli.output import err, fail, print_json
+from workflow_runner.local.devserver import DevServerError
+from workflow_runner.local.runtime import open_runtime
 
 blobs_app = typer.Typer(help="Inspect and manage offloaded payloads.", no_args_is_help=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
@@ -156,3 +168,84 @@ def health() -> None:
         return await store.health()
 
     typer.echo(_with_store(action))
+
+
+@blobs_app.command()
+def gc(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would go; delete nothing")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Delete blobs older than CLAIMCHECK_TTL_DAYS whose workflow run is closed.
+
+    Never a blob of a run that is still open, whatever its age; when Temporal
+    cannot be asked, blobs are kept.
+    """
+    settings = settings_or_exit()
+
+    async def action() -> GcReport:
+        async with open_runtime(settings, with_worker=False, check_store=False) as runtime:
+            runs = TemporalRunStatus({settings.temporal_namespace: runtime.client})
+            with Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), console=err, transient=True
+            ) as bar:
+                task = bar.add_task("scanning blobs", total=None)
+
+                def tick(_: BlobInfo) -> None:
+                    bar.update(
+                        task,
+                        advance=1,
+                        description=f"scanning blobs ({bar.tasks[0].completed:.0f})",
+                    )
+
+                return await collect_garbage(
+                    runtime.store,
+                    runs,
+                    ttl=timedelta(days=settings.ttl_days),
+                    dry_run=dry_run,
+                    on_blob=tick,
+                )
+
+    try:
+        report = asyncio.run(action())
+    except (StoreError, DevServerError) as e:
+        fail(str(e))
+    if as_json:
+        print_json({**report.as_dict(), "dry_run": dry_run, "keys": report.deleted_keys})
+        return
+    verb = "would delete" if dry_run else "deleted"
+    if dry_run:
+        for key in report.deleted_keys:
+            typer.echo(key)
+    typer.echo(
+        f"{verb} {report.deleted} of {report.scanned} blobs ({report.bytes_freed} bytes); kept "
+        f"{report.kept_open_run} of open runs, {report.kept_young} younger than "
+        f"{settings.ttl_days} days, {report.kept_unknown} whose run could not be checked"
+    )
+
+
+@blobs_app.command()
+def lifecycle(
+    apply: Annotated[bool, typer.Option("--apply", help="Set the rule on the bucket")] = False,
+) -> None:
+    """R2/S3: the bucket lifecycle rule matching the TTL (a backstop behind `blobs gc`).
+
+    A lifecycle rule cannot ask Temporal whether a run is open, so it expires
+    objects only well after the TTL (twice it); `blobs gc` does the careful work.
+    """
+    settings = settings_or_exit()
+    if settings.s3 is None:
+        fail("lifecycle rules apply to BLOB_STORAGE_TYPE=r2 or s3 only")
+    from workflow_runner.claimcheck.stores.s3 import S3Store, lifecycle_rule
+
+    rule = lifecycle_rule(settings.s3, expire_days=max(1, settings.ttl_days * 2))
+    print_json(rule)
+    if apply:
+
+        async def action(store: ObjectStore) -> None:
+            assert isinstance(store, S3Store)
+            await store.put_lifecycle(rule)
+
+        _with_store(action)
+        err.print(f"applied to bucket {settings.s3.bucket}")

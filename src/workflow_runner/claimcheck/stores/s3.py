@@ -175,6 +175,35 @@ class S3Store(ObjectStore):
             ) from e
         return await super().health()
 
+    async def put_lifecycle(self, rule: dict[str, Any]) -> None:
+        try:
+            s3 = await self._s3()
+            await s3.put_bucket_lifecycle_configuration(
+                Bucket=self.settings.bucket, LifecycleConfiguration={"Rules": [rule]}
+            )
+        except (ClientError, BotoCoreError) as e:
+            raise self._error("(lifecycle)", "set lifecycle of", e) from e
+
+    async def get_lifecycle(self) -> list[dict[str, Any]]:
+        try:
+            s3 = await self._s3()
+            answer = await s3.get_bucket_lifecycle_configuration(Bucket=self.settings.bucket)
+        except (ClientError, BotoCoreError) as e:
+            raise self._error("(lifecycle)", "read lifecycle of", e) from e
+        rules: list[dict[str, Any]] = answer.get("Rules", [])
+        return rules
+
     async def close(self) -> None:
         await self._stack.aclose()
         self._client = None
+
+
+def lifecycle_rule(settings: S3Settings, *, expire_days: int) -> dict[str, Any]:
+    """Expire claim-check objects (under ``v0/``) ``expire_days`` after they were written."""
+    prefix = settings.prefix.strip("/")
+    return {
+        "ID": "workflow-runner-claimcheck-expiry",
+        "Filter": {"Prefix": f"{prefix}/v0/" if prefix else "v0/"},
+        "Status": "Enabled",
+        "Expiration": {"Days": expire_days},
+    }
