@@ -7,14 +7,10 @@ the claim check, measured in the same run on the real dev server.
 from __future__ import annotations
 
 import asyncio
-import sys
 import uuid
 from pathlib import Path
 
-from temporalio.client import Client, WorkflowFailureError
-
-sys.path.insert(0, str(Path(__file__).parent))
-from _harness import (  # noqa: E402
+from _harness import (
     PassDocument,
     dev_server,
     history_bytes,
@@ -22,10 +18,11 @@ from _harness import (  # noqa: E402
     scratch_dir,
     table,
 )
+from temporalio.client import Client, WorkflowFailureError
 
-from workflow_runner.claimcheck import open_store  # noqa: E402
-from workflow_runner.claimcheck.converter import build_data_converter  # noqa: E402
-from workflow_runner.config import load_settings  # noqa: E402
+from workflow_runner.claimcheck import open_store
+from workflow_runner.claimcheck.converter import build_data_converter
+from workflow_runner.config import load_settings
 
 SIZES = [(100_000, "100 KB"), (1_000_000, "1 MB"), (5_000_000, "5 MB")]
 VARIANTS = [
