@@ -68,7 +68,27 @@ class Settings:
     dev_server_port: int = 7233
     dev_server_ui_port: int | None = None
     log_level: str = "WARNING"
+    log_format: str = "text"
+    codec_port: int | None = None
+    codec_token: SecretStr | None = None
+    codec_cors_origins: tuple[str, ...] = ()
+    gc_interval_hours: float = 24.0
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def ui_port(self) -> int:
+        return self.dev_server_ui_port or self.dev_server_port + 1000
+
+    @property
+    def codec_server_port(self) -> int:
+        return self.codec_port or self.dev_server_port + 1001
+
+    @property
+    def cors_origins(self) -> tuple[str, ...]:
+        """Who may call the codec server from a browser: the Web UI, unless configured."""
+        if self.codec_cors_origins:
+            return self.codec_cors_origins
+        return (f"http://127.0.0.1:{self.ui_port}", f"http://localhost:{self.ui_port}")
 
     @property
     def local_mode(self) -> bool:
@@ -165,6 +185,22 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             _parse_log_level,
             "one of DEBUG, INFO, WARNING, ERROR",
         ),
+        log_format=r.get("LOG_FORMAT", "text", _parse_log_format, "text or json"),
+        codec_port=(
+            r.integer("CODEC_SERVER_PORT", 0, minimum=1, maximum=65535)
+            if r.raw("CODEC_SERVER_PORT")
+            else None
+        ),
+        codec_token=SecretStr(token) if (token := r.raw("CODEC_SERVER_TOKEN")) else None,
+        codec_cors_origins=tuple(
+            o.strip() for o in (r.raw("CODEC_CORS_ORIGINS") or "").split(",") if o.strip()
+        ),
+        gc_interval_hours=r.get(
+            "CLAIMCHECK_GC_INTERVAL_HOURS",
+            24.0,
+            _parse_non_negative,
+            "a number of hours >= 0 (0 = off)",
+        ),
         secrets=_secrets(r.env),
     )
     if r.problems:
@@ -177,6 +213,19 @@ def _parse_log_level(value: str) -> str:
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ValueError(value)
     return level
+
+
+def _parse_log_format(value: str) -> str:
+    if value.lower() not in ("text", "json"):
+        raise ValueError(value)
+    return value.lower()
+
+
+def _parse_non_negative(value: str) -> float:
+    number = float(value)
+    if number < 0:
+        raise ValueError(value)
+    return number
 
 
 def _s3_settings(r: _Reader, storage_type: StorageType) -> S3Settings | None:

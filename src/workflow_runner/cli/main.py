@@ -18,7 +18,8 @@ import typer
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
-from workflow_runner.claimcheck import StoreError
+from workflow_runner.claimcheck import StoreError, open_store
+from workflow_runner.claimcheck.codec_server import codec_service_for, start_codec_server
 from workflow_runner.cli.blobs import blobs_app
 from workflow_runner.cli.common import definition_or_exit, parse_json_option, settings_or_exit
 from workflow_runner.cli.logs import configure_logging
@@ -34,7 +35,7 @@ from workflow_runner.dsl.errors import WorkflowError
 from workflow_runner.engine.client import start_run
 from workflow_runner.engine.workflow import EVENT_SIGNAL
 from workflow_runner.local.devserver import DevServerError
-from workflow_runner.local.runtime import dev_server_for, open_runtime
+from workflow_runner.local.runtime import local_services, open_runtime
 
 app = typer.Typer(
     name="workflow-runner",
@@ -195,10 +196,7 @@ def worker() -> None:
 
 
 async def _serve(settings: Settings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = _until_signalled()
     async with open_runtime(settings) as runtime:
         where = runtime.server.address if runtime.server else settings.temporal_address
         err.print(f"worker serving task queue {settings.task_queue} on {where}")
@@ -272,26 +270,60 @@ def emit(
     err.print(f"sent {event_type} to {workflow_id}")
 
 
+def _until_signalled() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
 @app.command("dev-server")
 def dev_server() -> None:
-    """Run the embedded Temporal dev server (with Web UI) in the foreground; `run` reuses it."""
+    """Run the embedded Temporal dev server and its Web UI (payloads decoded) until Ctrl-C.
+
+    `run` reuses it, so workflows stay visible in the UI after they finish.
+    """
     settings = settings_or_exit()
     configure_logging(settings, to_file=True)
 
     async def serve() -> None:
-        server = await dev_server_for(settings).start()
-        if not server.owned:
-            fail(f"a Temporal server is already listening on {server.address}")
-        ui = settings.dev_server_ui_port or settings.dev_server_port + 1000
-        err.print(f"Temporal dev server on {server.address}, Web UI on http://127.0.0.1:{ui}")
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        try:
+        stop = _until_signalled()
+        async with await open_store(settings) as store, local_services(settings, store) as server:
+            if not server.owned:
+                fail(f"a Temporal server is already listening on {server.address}")
+            err.print(f"Temporal dev server on {server.address}")
+            err.print(
+                f"Web UI on http://127.0.0.1:{settings.ui_port} (codec: {server.codec_endpoint})"
+            )
             await stop.wait()
-        finally:
-            await server.stop()
+
+    _run_async(serve())
+
+
+@app.command("codec-server")
+def codec_server(
+    port: Annotated[
+        int | None, typer.Option(help="Port (default CODEC_SERVER_PORT or 8234)")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+) -> None:
+    """Serve Temporal's codec protocol so the Web UI and CLI show offloaded payloads as JSON."""
+    settings = settings_or_exit()
+    configure_logging(settings, to_file=False)
+
+    async def serve() -> None:
+        stop = _until_signalled()
+        async with await open_store(settings) as store:
+            runner = await start_codec_server(
+                codec_service_for(settings, store), host, port or settings.codec_server_port
+            )
+            err.print(f"codec server on http://{host}:{port or settings.codec_server_port}")
+            err.print("allowed browser origins: " + ", ".join(settings.cors_origins))
+            try:
+                await stop.wait()
+            finally:
+                await runner.cleanup()
 
     _run_async(serve())
 

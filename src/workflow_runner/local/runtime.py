@@ -12,13 +12,15 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from aiohttp import web
 from temporalio.client import Client
 
 from workflow_runner.claimcheck import ObjectStore, open_store
+from workflow_runner.claimcheck.codec_server import codec_service_for, start_codec_server
 from workflow_runner.config import Settings
 from workflow_runner.engine.client import connect
 from workflow_runner.engine.worker import running_worker
-from workflow_runner.local.devserver import DevServer
+from workflow_runner.local.devserver import DevServer, port_is_open
 
 # temporalio 1.35 can abort the interpreter at exit while its runtime threads
 # wind down (NOTES.md: PyGILState_Release, exit 134); a short pause after
@@ -47,29 +49,50 @@ def dev_server_for(settings: Settings, *, headless: bool = False) -> DevServer:
 
 
 @contextlib.asynccontextmanager
+async def local_services(settings: Settings, store: ObjectStore) -> AsyncIterator[DevServer]:
+    """The dev server, and (when we start it) the codec server its Web UI decodes through.
+
+    A dev server already listening is reused as it is.
+    """
+    server = dev_server_for(settings)
+    codec: web.AppRunner | None = None
+    starting = not port_is_open(server.host, server.port)
+    if starting and not port_is_open("127.0.0.1", settings.codec_server_port):
+        service = codec_service_for(settings, store)
+        codec = await start_codec_server(service, "127.0.0.1", settings.codec_server_port)
+        server.codec_endpoint = f"http://127.0.0.1:{settings.codec_server_port}"
+    try:
+        await server.start()
+        yield server
+    finally:
+        await server.stop()
+        if codec is not None:
+            await codec.cleanup()
+
+
+@contextlib.asynccontextmanager
 async def open_runtime(
     settings: Settings, *, with_worker: bool = True, check_store: bool = True
 ) -> AsyncIterator[Runtime]:
     store = await open_store(settings)
-    server: DevServer | None = None
     try:
-        if check_store:
-            await store.health()  # fail at start, naming the store, not at the first big payload
-        if settings.local_mode:
-            server = await dev_server_for(settings).start()
-            address = server.address
-        else:
-            assert settings.temporal_address is not None
-            address = settings.temporal_address
-        client = await connect(settings, store, address)
-        runtime = Runtime(settings, client, store, server)
-        if with_worker:
-            async with running_worker(client, settings):
-                yield runtime
-        else:
+        async with contextlib.AsyncExitStack() as stack:
+            if check_store:
+                await (
+                    store.health()
+                )  # fail at start, naming the store, not at the first big payload
+            server: DevServer | None = None
+            if settings.local_mode:
+                server = await stack.enter_async_context(local_services(settings, store))
+                address = server.address
+            else:
+                assert settings.temporal_address is not None
+                address = settings.temporal_address
+            client = await connect(settings, store, address)
+            runtime = Runtime(settings, client, store, server)
+            if with_worker:
+                await stack.enter_async_context(running_worker(client, settings))
             yield runtime
     finally:
         await store.close()
-        if server is not None:
-            await server.stop()
         await asyncio.sleep(EXIT_GRACE_SECONDS)
