@@ -73,6 +73,7 @@ class Settings:
     codec_token: SecretStr | None = None
     codec_cors_origins: tuple[str, ...] = ()
     gc_interval_hours: float = 24.0
+    metrics_port: int = 9464
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -201,6 +202,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             _parse_non_negative,
             "a number of hours >= 0 (0 = off)",
         ),
+        metrics_port=r.integer("METRICS_PORT", 9464, minimum=0, maximum=65535),
         secrets=_secrets(r.env),
     )
     if r.problems:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.worker import Worker
 
@@ -74,11 +75,33 @@ async def test_5mb_between_activities_keeps_history_small(
     settings = settings_for(blob_root)
     client = await connect(temporal_server, settings, store)
     queue = f"q-{uuid.uuid4()}"
+    labels = {"backend": store.backend}
+
+    def sample(name: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = {
+        n: sample(n)
+        for n in (
+            "claimcheck_offloads_total",
+            "claimcheck_offload_deduplicated_total",
+            "claimcheck_retrievals_total",
+        )
+    }
     async with Worker(client, task_queue=queue, workflows=WORKFLOWS, activities=ACTIVITIES):
         handle = await client.start_workflow(
             PassLargeDocument.run, args=[FIVE_MB], id=f"wf-{uuid.uuid4()}", task_queue=queue
         )
         digest = await handle.result()
+    # Stored once (activity result), found again when the workflow passed it on,
+    # read twice (by the workflow and by the second activity).
+    assert sample("claimcheck_offloads_total") - before["claimcheck_offloads_total"] == 1
+    assert (
+        sample("claimcheck_offload_deduplicated_total")
+        - before["claimcheck_offload_deduplicated_total"]
+        == 1
+    )
+    assert sample("claimcheck_retrievals_total") - before["claimcheck_retrievals_total"] >= 2
     assert digest == document_digest(make_document(FIVE_MB))
     size = await history_bytes(handle)
     assert size < 16 * 1024, f"history is {size} bytes"

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import free_port
@@ -192,7 +193,12 @@ async def test_other_processes_can_signal_a_running_workflow(
 def test_worker_start_emit_result(
     tmp_path: Path, env: dict[str, str], temporal_server: DevServer
 ) -> None:
-    cloud = {**env, "TEMPORAL_SERVICE_ADDRESS": temporal_server.address}
+    metrics_port = free_port()
+    cloud = {
+        **env,
+        "TEMPORAL_SERVICE_ADDRESS": temporal_server.address,
+        "METRICS_PORT": str(metrics_port),
+    }
     worker = subprocess.Popen(
         [sys.executable, "-m", "workflow_runner.cli.main", "worker"],
         env=cloud,
@@ -201,6 +207,7 @@ def test_worker_start_emit_result(
     )
     try:
         assert worker.stderr is not None
+        assert "metrics on" in worker.stderr.readline()
         assert "worker serving" in worker.stderr.readline()
         wf = write(
             tmp_path,
@@ -215,6 +222,9 @@ def test_worker_start_emit_result(
         result = cli(cloud, "result", workflow_id)
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout) == {"got": {"x": 1}}
+        exposition = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+        assert "# TYPE claimcheck_offloads_total counter" in exposition
+        assert "claimcheck_operation_seconds" in exposition
     finally:
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=30) == 0

@@ -18,6 +18,8 @@ import zstandard
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
+from workflow_runner.claimcheck import metrics
+
 ZSTD_ENCODING = b"binary/zstd"
 GZIP_ENCODING = b"binary/gzip"
 MIN_COMPRESS_BYTES = 4096
@@ -53,6 +55,8 @@ class CompressionCodec(PayloadCodec):
         packed = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(raw)
         if len(packed) > len(raw) * 0.9:
             return payload
+        metrics.CODEC_BYTES_IN.inc(len(raw))
+        metrics.CODEC_BYTES_OUT.inc(len(packed))
         return Payload(metadata={"encoding": ZSTD_ENCODING}, data=packed)
 
     def _decode_one(self, payload: Payload) -> Payload:

@@ -27,6 +27,7 @@ from temporalio.converter import (
 )
 from temporalio.exceptions import ApplicationError
 
+from workflow_runner.claimcheck import metrics
 from workflow_runner.claimcheck.errors import (
     BlobNotFoundError,
     IntegrityError,
@@ -92,9 +93,15 @@ class ClaimCheckDriver(StorageDriver):
             )
         digest = hashlib.sha256(data).hexdigest()
         key = key_for(context, digest)
-        # Content addressing: if the key exists its bytes are these bytes.
-        if not await self.blobs.exists(key):
-            await self.blobs.put(key, data)
+        backend = self.blobs.backend
+        with metrics.timed(backend, "store"):
+            # Content addressing: if the key exists its bytes are these bytes.
+            if await self.blobs.exists(key):
+                metrics.DEDUPLICATED.labels(backend).inc()
+            else:
+                await self.blobs.put(key, data)
+                metrics.OFFLOADS.labels(backend).inc()
+                metrics.OFFLOADED_BYTES.labels(backend).inc(len(data))
         return StorageDriverClaim(
             claim_data={
                 "key": key,
@@ -111,8 +118,10 @@ class ClaimCheckDriver(StorageDriver):
 
     async def _retrieve_one(self, claim: StorageDriverClaim) -> Payload:
         key, digest = self._checked_claim(claim)
+        backend = self.blobs.backend
         try:
-            data = await self.blobs.get(key)
+            with metrics.timed(backend, "retrieve"):
+                data = await self.blobs.get(key)
         except BlobNotFoundError as e:
             raise ApplicationError(
                 f"claim-check blob missing: {key} ({describe_key(key)}) "
@@ -121,8 +130,11 @@ class ClaimCheckDriver(StorageDriver):
                 type="ClaimCheckBlobNotFound",
                 non_retryable=True,
             ) from e
+        metrics.RETRIEVALS.labels(backend).inc()
+        metrics.RETRIEVED_BYTES.labels(backend).inc(len(data))
         actual = hashlib.sha256(data).hexdigest()
         if actual != digest:
+            metrics.ERRORS.labels(backend, "retrieve", "IntegrityError").inc()
             cause = IntegrityError(key, f"expected sha256 {digest}, read {actual}")
             raise ApplicationError(
                 f"claim-check blob corrupted: {key} ({describe_key(key)}) in "

@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar
 
 HEALTH_KEY_PREFIX = "_health/"
 
@@ -28,12 +29,16 @@ class BlobInfo:
 class ObjectStore(ABC):
     """Async key/value store for immutable blobs.
 
+    ``backend`` names the implementation in metrics and logs.
+
     Contract shared by every implementation (and checked by one test suite):
     ``put`` is atomic (a reader sees the old blob, the new one, or nothing,
     never part of one); ``get`` of a missing key raises ``BlobNotFoundError``
     naming it; ``delete`` of a missing key is not an error; every key is
     validated before any I/O; listings stream with bounded memory.
     """
+
+    backend: ClassVar[str] = "unknown"
 
     @property
     @abstractmethod

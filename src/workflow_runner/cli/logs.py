@@ -8,6 +8,7 @@ A ``worker`` is a service: its logs go to stderr, as a supervisor expects.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -24,6 +25,21 @@ from temporalio.runtime import (
 from workflow_runner.config import Settings
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log shippers (``LOG_FORMAT=json``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
 def log_file(settings: Settings) -> Path:
     return settings.data_dir / "logs" / "workflow-runner.log"
 
@@ -37,7 +53,11 @@ def configure_logging(settings: Settings, *, to_file: bool) -> None:
         handler = logging.StreamHandler(os.fdopen(fd, "a", encoding="utf-8"))
     else:
         handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        JsonFormatter()
+        if settings.log_format == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)

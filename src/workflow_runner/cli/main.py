@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 import typer
+from prometheus_client import start_http_server
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
@@ -199,6 +200,9 @@ async def _serve(settings: Settings) -> None:
     stop = _until_signalled()
     async with open_runtime(settings) as runtime:
         where = runtime.server.address if runtime.server else settings.temporal_address
+        if settings.metrics_port:
+            start_http_server(settings.metrics_port, addr="127.0.0.1")
+            err.print(f"metrics on http://127.0.0.1:{settings.metrics_port}/metrics")
         err.print(f"worker serving task queue {settings.task_queue} on {where}")
         await stop.wait()
         err.print("shutting down: finishing running activities")

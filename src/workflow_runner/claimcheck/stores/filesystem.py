@@ -48,6 +48,8 @@ _NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 class FilesystemStore(ObjectStore):
     """Crash-safe, private blob files under ``root`` (created 0700 if missing)."""
 
+    backend = "filesystem"
+
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root).expanduser().absolute()
         self._tmp = self.root / TMP_DIR_NAME

@@ -14,6 +14,8 @@ from workflow_runner.claimcheck.store import BlobInfo, ObjectStore
 class MemoryStore(ObjectStore):
     """A dict behind the ``ObjectStore`` contract; gone when the process exits."""
 
+    backend = "memory"
+
     def __init__(self) -> None:
         self._blobs: dict[str, tuple[bytes, datetime]] = {}
 

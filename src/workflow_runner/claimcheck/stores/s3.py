@@ -32,6 +32,8 @@ _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 class S3Store(ObjectStore):
     """Blobs as objects in one bucket, optionally under a key prefix."""
 
+    backend = "s3"
+
     def __init__(self, settings: S3Settings, *, max_pool_connections: int = 64) -> None:
         self.settings = settings
         prefix = settings.prefix.strip("/")
