@@ -21,6 +21,7 @@ from workflow_runner.config import Settings
 from workflow_runner.engine.client import connect
 from workflow_runner.engine.worker import running_worker
 from workflow_runner.local.devserver import DevServer, port_is_open
+from workflow_runner.local.housekeeping import periodic_gc
 
 # temporalio 1.35 can abort the interpreter at exit while its runtime threads
 # wind down (NOTES.md: PyGILState_Release, exit 134); a short pause after
@@ -90,6 +91,8 @@ async def open_runtime(
                 address = settings.temporal_address
             client = await connect(settings, store, address)
             runtime = Runtime(settings, client, store, server)
+            if settings.local_mode:
+                await stack.enter_async_context(periodic_gc(settings, store, client))
             if with_worker:
                 await stack.enter_async_context(running_worker(client, settings))
             yield runtime

@@ -1,0 +1,53 @@
+"""Local mode's runtime: reuse of a running dev server, and periodic GC with its off switch."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+
+from workflow_runner.claimcheck.stores import FilesystemStore
+from workflow_runner.config import load_settings
+from workflow_runner.local.devserver import DevServer
+from workflow_runner.local.runtime import open_runtime
+
+OLD_KEY = "v0/ns/default/d/sha256/" + "c" * 64
+
+
+def age(store: FilesystemStore, key: str, days: float) -> None:
+    old = time.time() - days * 86400
+    os.utime(store.path_for(key), (old, old))
+
+
+async def test_periodic_gc_runs_once_per_interval_and_can_be_off(
+    temporal_server: DevServer, tmp_path: Path
+) -> None:
+    env = {
+        "STIGMER_DATA_DIR": str(tmp_path / "data"),
+        "BLOB_STORAGE_PATH": str(tmp_path / "blobs"),
+        "TEMPORAL_DEV_SERVER_PORT": str(temporal_server.port),
+    }
+    store = FilesystemStore(tmp_path / "blobs")
+    await store.put(OLD_KEY, b"stale")
+    age(store, OLD_KEY, 40)
+
+    off = load_settings({**env, "CLAIMCHECK_GC_INTERVAL_HOURS": "0"})
+    async with open_runtime(off, with_worker=False) as runtime:
+        assert runtime.server is not None and not runtime.server.owned  # reused
+    assert await store.exists(OLD_KEY)
+
+    on = load_settings(env)
+    async with open_runtime(on, with_worker=False):
+        for _ in range(50):
+            if not await store.exists(OLD_KEY):
+                break
+            await asyncio.sleep(0.1)
+    assert not await store.exists(OLD_KEY)
+    assert (tmp_path / "data" / "gc.stamp").exists()
+
+    await store.put(OLD_KEY, b"stale again")
+    age(store, OLD_KEY, 40)
+    async with open_runtime(on, with_worker=False):
+        await asyncio.sleep(0.5)
+    assert await store.exists(OLD_KEY)  # not due again within the interval
