@@ -110,3 +110,25 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
         "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows
     ]
     return "\n".join([line, sep, *body])
+
+
+@workflow.defn
+class HandWritten:
+    """The interpreter-overhead baseline: the same logic as bench/overhead.yaml, in SDK code."""
+
+    @workflow.run
+    async def run(self, url: str) -> dict[str, Any]:
+        state: dict[str, Any] = {"n": 0}
+        for i in range(10):
+            state = {**state, "n": state["n"] + 1, f"step{i}": i}
+        for _ in range(2):
+            answer = await workflow.execute_activity(
+                "call_http",
+                {"method": "get", "uri": url, "output": "content"},
+                start_to_close_timeout=timedelta(seconds=30),
+            )
+            state = {**state, "answer": answer}
+        total = 0
+        for item in range(100):
+            total += item * 2
+        return {**state, "total": total}

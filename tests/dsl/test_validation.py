@@ -104,6 +104,18 @@ def test_task_problems_name_pointer_and_fix(body: str, pointer: str, fragment: s
     assert all(p.startswith("wf.yaml:") for p in found)
 
 
+def test_unconditional_then_cycle_is_rejected_but_polling_loops_are_fine() -> None:
+    busy = problems(
+        HEADER
+        + "do:\n  - a:\n      set:\n        x: 1\n  - b:\n      set:\n        y: 2\n      then: a\n"
+    )
+    assert any("a -> b -> a" in p and "never end" in p for p in busy), busy
+    polling = HEADER + (
+        "do:\n  - a:\n      set:\n        x: 1\n  - pause:\n      wait: PT1M\n      then: a\n"
+    )
+    parse_definition(polling, "wf.yaml")
+
+
 def test_loop_variables_are_in_scope_for_validation() -> None:
     text = HEADER + (
         "do:\n  - l:\n      for:\n        each: pet\n        in: ${ .pets }\n      do:\n"

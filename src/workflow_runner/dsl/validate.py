@@ -151,6 +151,43 @@ class Validator:
             if isinstance(item, dict) and len(item) == 1:
                 ((name, task),) = item.items()
                 self.task(pointer_join(pointer_join(pointer, index), name), task, names, scope)
+        self.busy_loops(pointer, tasks, names)
+
+    def busy_loops(self, pointer: str, tasks: list[Any], names: list[str]) -> None:
+        """A ``then`` cycle made only of unconditional ``set`` tasks can never end.
+
+        Cycles through a switch, an ``if``, a wait, a listen or any I/O are
+        legitimate (polling loops); this one would spin in one workflow task.
+        """
+        entries = [
+            next(iter(item.items())) if isinstance(item, dict) and len(item) == 1 else (None, None)
+            for item in tasks
+        ]
+
+        def step(index: int) -> int | None:
+            _, task = entries[index]
+            if not isinstance(task, dict) or task_type(task) != "set" or "if" in task:
+                return None
+            target = task.get("then", "continue")
+            if target == "continue":
+                return index + 1 if index + 1 < len(entries) else None
+            return names.index(target) if target in names else None
+
+        reported: set[int] = set()
+        for start in range(len(entries)):
+            seen: list[int] = []
+            current: int | None = start
+            while current is not None and current not in seen:
+                seen.append(current)
+                current = step(current)
+            if current is not None and current == start and not reported & set(seen):
+                reported.update(seen)
+                cycle = " -> ".join(str(entries[i][0]) for i in [*seen, start])
+                name = entries[start][0]
+                self.problem(
+                    pointer_join(pointer_join(pointer, start), str(name)),
+                    f"'then' loop {cycle} has no condition, wait or I/O: it would never end",
+                )
 
     def task(self, pointer: str, task: Any, siblings: list[str], scope: tuple[str, ...]) -> None:
         if not isinstance(task, dict):
