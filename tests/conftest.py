@@ -15,6 +15,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from tests.harness import Harness, make_harness
+from tests.httpserver import LocalHTTPServer, serving
 from workflow_runner.config import S3Settings
 from workflow_runner.local.devserver import DevServer
 
@@ -81,3 +83,17 @@ async def temporal_server() -> AsyncIterator[DevServer]:
         # temporalio 1.35 can abort at interpreter exit while its runtime threads
         # wind down (NOTES.md); giving them a moment avoids it.
         await asyncio.sleep(0.5)
+
+
+@pytest.fixture(scope="session")
+def http_server() -> Iterator[LocalHTTPServer]:
+    """A real HTTP server on 127.0.0.1 for `call: http`."""
+    with serving() as server:
+        yield server
+
+
+@pytest.fixture
+async def harness(temporal_server: DevServer, tmp_path: Path) -> AsyncIterator[Harness]:
+    """DSL runs on the session dev server, with an in-process worker and filesystem blobs."""
+    async with make_harness(temporal_server, tmp_path) as h:
+        yield h

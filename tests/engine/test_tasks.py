@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.engine.conftest import Harness, make_harness, workflow
+from tests.harness import Harness, make_harness, workflow
 from tests.httpserver import LocalHTTPServer
 from workflow_runner.local.devserver import DevServer
 

@@ -92,7 +92,8 @@ def blob_key(
     ``scope`` is ``("wt", type, id, run)`` for a workflow or ``("at", type, id,
     run)`` for a standalone activity. The workflow run in the key is what lets
     GC ask Temporal whether a blob's run is still open. Like Temporal's
-    driver, a key that would be too long falls back to the namespace-only form.
+    driver, a key that would be too long falls back to the namespace-only form
+    (and, for a namespace too long for a path segment, to no namespace).
     """
     ns = f"/ns/{percent_encode(namespace)}" if namespace is not None or scope else ""
     context = ""
@@ -103,11 +104,14 @@ def blob_key(
             f"/{kind}/{percent_encode(type_)}/{id_label}/{percent_encode(id_)}"
             f"/ri/{percent_encode(run)}"
         )
-    key = f"v0{ns}{context}{DIGEST_SEGMENT}{digest}"
-    too_long = len(key) > MAX_KEY_BYTES or any(len(s) > MAX_SEGMENT_BYTES for s in key.split("/"))
-    if too_long:
-        key = f"v0{ns}{DIGEST_SEGMENT}{digest}"
-    return validate_key(key)
+    for key in (
+        f"v0{ns}{context}{DIGEST_SEGMENT}{digest}",
+        f"v0{ns}{DIGEST_SEGMENT}{digest}",
+        f"v0{DIGEST_SEGMENT}{digest}",  # a namespace too long to be a path segment
+    ):
+        if len(key) <= MAX_KEY_BYTES and all(len(s) <= MAX_SEGMENT_BYTES for s in key.split("/")):
+            return validate_key(key)
+    raise InvalidKeyError(digest, "not a sha256 digest")
 
 
 def describe_key(key: str) -> str:

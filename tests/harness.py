@@ -1,10 +1,10 @@
-"""Run DSL text on the real dev server with an in-process worker, filesystem blobs."""
+"""Run DSL text on the real dev server with an in-process worker and filesystem blobs."""
 
 from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,19 +13,12 @@ import pytest
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
-from tests.httpserver import LocalHTTPServer, serving
 from workflow_runner.claimcheck import ObjectStore, open_store
 from workflow_runner.config import Settings, load_settings
 from workflow_runner.dsl import parse_definition
 from workflow_runner.engine.client import connect, start_run
 from workflow_runner.engine.worker import running_worker
 from workflow_runner.local.devserver import DevServer
-
-
-@pytest.fixture(scope="session")
-def http_server() -> Iterator[LocalHTTPServer]:
-    with serving() as server:
-        yield server
 
 
 @dataclass
@@ -77,12 +70,6 @@ async def make_harness(server: DevServer, directory: Path, **env: str) -> AsyncI
             yield Harness(client, settings, store, queue, directory)
     finally:
         await store.close()
-
-
-@pytest.fixture
-async def harness(temporal_server: DevServer, tmp_path: Path) -> AsyncIterator[Harness]:
-    async with make_harness(temporal_server, tmp_path) as h:
-        yield h
 
 
 def workflow(body: str, extra: str = "") -> str:
