@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
+import logging
 import random
 import socket
 import statistics
@@ -20,6 +22,9 @@ from temporalio.common import RetryPolicy
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from workflow_runner.local.devserver import DevServer
+
+# moto's server logs every request through werkzeug; keep the tables readable.
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
 
 def free_port() -> int:
@@ -43,8 +48,13 @@ def scratch_dir() -> Any:
         yield Path(d)
 
 
+@functools.lru_cache(maxsize=8)
 def make_document(size_bytes: int, seed: int = 7) -> dict[str, Any]:
-    """JSON that zstd shrinks about 2-3x, like real records."""
+    """JSON that zstd shrinks about 2x, like real records.
+
+    Cached: generating 5 MB of random text takes a second, which would drown
+    the costs the benchmarks are about. Callers must not mutate the result.
+    """
     rng = random.Random(seed)
     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789 "
     items: list[dict[str, Any]] = []

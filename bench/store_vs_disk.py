@@ -44,8 +44,16 @@ async def timed(op: Callable[[int], Awaitable[None]], n: int) -> list[float]:
 
 def row(label: str, what: str, size: int, samples: list[float]) -> list[str]:
     p50, p99 = percentile(samples, 50), percentile(samples, 99)
-    mbps = size / (sum(samples) / len(samples)) / 1e6
-    return [label, what, f"{p50 * 1e3:.2f} ms", f"{p99 * 1e3:.2f} ms", f"{mbps:.0f} MB/s"]
+    mean = sum(samples) / len(samples)
+    mbps = size / mean / 1e6
+    return [
+        label,
+        what,
+        f"{p50 * 1e3:.2f} ms",
+        f"{p99 * 1e3:.2f} ms",
+        f"{mbps:.1f} MB/s",
+        f"{1 / mean:,.0f}",
+    ]
 
 
 def raw_put(root: Path, name: str, data: bytes) -> None:
@@ -136,7 +144,7 @@ async def s3_rows(quick: bool) -> list[list[str]]:
 
 async def main() -> None:
     quick = "--quick" in sys.argv
-    headers = ["size", "operation", "p50", "p99", "throughput"]
+    headers = ["size", "operation", "p50", "p99", "throughput", "ops/s"]
     with scratch_dir() as root:
         print("Filesystem (same directory tree, same disk)")
         print(table(headers, await filesystem_rows(root, quick)))
