@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest bench clean browser
+.PHONY: install demo test test-faults lint typecheck pytest bench clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP) browser
 	$(BIN)/pytest -q
+
+# Slow fault injection: SIGKILLs, shared stores, a full disk (tmpfs: needs root), outages.
+test-faults: $(STAMP)
+	$(BIN)/pytest -q -s -m faults tests/faults
 
 # The Web UI test drives Debian's headless Chromium (no browser download).
 browser:

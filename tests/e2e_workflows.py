@@ -17,6 +17,12 @@ from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
 
 RETRY = RetryPolicy(maximum_attempts=2, initial_interval=timedelta(milliseconds=200))
+# For fault tests: keep retrying until the fault is repaired.
+PATIENT = RetryPolicy(
+    maximum_attempts=0,
+    initial_interval=timedelta(milliseconds=300),
+    maximum_interval=timedelta(seconds=1),
+)
 
 
 def make_document(size_bytes: int, seed: int = 7) -> dict[str, Any]:
@@ -54,12 +60,15 @@ class PassLargeDocument:
         self.go = False
 
     @workflow.run
-    async def run(self, size_bytes: int, wait_for_signal: bool = False) -> str:
+    async def run(
+        self, size_bytes: int, wait_for_signal: bool = False, patient: bool = False
+    ) -> str:
+        retry = PATIENT if patient else RETRY
         doc = await workflow.execute_activity(
             produce_document,
             size_bytes,
             start_to_close_timeout=timedelta(seconds=60),
-            retry_policy=RETRY,
+            retry_policy=retry,
         )
         if wait_for_signal:
             await workflow.wait_condition(lambda: self.go)
@@ -67,7 +76,7 @@ class PassLargeDocument:
             digest_document,
             doc,
             start_to_close_timeout=timedelta(seconds=60),
-            retry_policy=RETRY,
+            retry_policy=retry,
         )
 
     @workflow.signal

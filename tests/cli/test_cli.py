@@ -279,3 +279,19 @@ def test_large_payload_example_and_blobs_commands(
     assert cli(env, "blobs", "rm", biggest["key"]).returncode == 0
     missing = cli(env, "blobs", "stat", biggest["key"])
     assert missing.returncode == 1 and "blob not found" in missing.stderr
+
+
+def test_unreachable_s3_at_start_names_the_endpoint(tmp_path: Path, env: dict[str, str]) -> None:
+    endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    broken = {
+        **env,
+        "BLOB_STORAGE_TYPE": "s3",
+        "S3_BUCKET": "bucket",
+        "S3_ENDPOINT": endpoint,
+        "S3_ACCESS_KEY_ID": "k",
+        "S3_SECRET_ACCESS_KEY": "s",
+    }
+    wf = write(tmp_path, "  - a:\n      set: {}\n")
+    result = cli(broken, "run", wf, timeout=60)
+    assert result.returncode == 1
+    assert endpoint in result.stderr and "Traceback" not in result.stderr
