@@ -42,20 +42,22 @@ def populate(root: Path, count: int) -> float:
     return time.perf_counter() - began
 
 
-def measure(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MB) of that one process, last line of its stdout."""
+def measure(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of the command, via GNU time (so the fork from
+    this Python process does not count as the command's memory)."""
     began = time.perf_counter()
-    with open(os.devnull, "w") as sink:
-        proc = subprocess.Popen(
-            command, env=env, stdout=subprocess.PIPE if command[-1] != "ls" else sink, text=True
-        )
-        out = proc.stdout.read() if proc.stdout else ""
-        _, status, usage = os.wait4(proc.pid, 0)
+    result = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", *command],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
     elapsed = time.perf_counter() - began
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{command} failed")
-    last = out.strip().splitlines()[-1] if out.strip() else ""
-    return elapsed, usage.ru_maxrss / 1024, last
+    if result.returncode != 0:
+        raise RuntimeError(f"{command} failed: {result.stderr[-500:]}")
+    return elapsed, int(result.stderr.strip().splitlines()[-1]) / 1024
 
 
 async def main() -> None:
@@ -83,7 +85,7 @@ async def main() -> None:
                 ("blobs du --json", [*cli, "du", "--json"]),
                 ("blobs gc --dry-run --json", [*cli, "gc", "--dry-run", "--json"]),
             ]:
-                seconds, peak, _ = await asyncio.to_thread(measure, command, env)
+                seconds, peak = await asyncio.to_thread(measure, command, env)
                 rows.append(
                     [label, f"{seconds:.1f} s", f"{peak:.0f} MB", f"{count / seconds:,.0f}/s"]
                 )
