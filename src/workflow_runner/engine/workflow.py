@@ -111,18 +111,16 @@ class DslWorkflow:
         if not larger_than([data, args], INLINE_EXPRESSION_BYTES):
             return evaluate(body, data, args, now=workflow.time(), where=where)
         request = {"body": body, "data": data, "args": args, "now": workflow.time(), "where": where}
-        try:
-            return await workflow.execute_local_activity(
+        return await _as_dsl_errors(
+            workflow.execute_local_activity(
                 "evaluate_expression",
                 request,
                 start_to_close_timeout=EXPRESSION_TIMEOUT,
                 retry_policy=IO_RETRY,
                 summary=where,
-            )
-        except asyncio.CancelledError:
-            raise
-        except Exception as err:
-            raise to_workflow_error(err, where) from None
+            ),
+            where,
+        )
 
     async def sleep(self, delay: timedelta) -> None:
         await workflow.sleep(delay)
@@ -143,18 +141,16 @@ class DslWorkflow:
     async def _activity(
         self, name: str, request: dict[str, Any], limit: timedelta | None, pointer: str
     ) -> Any:
-        try:
-            return await workflow.execute_activity(
+        return await _as_dsl_errors(
+            workflow.execute_activity(
                 name,
                 request,
                 start_to_close_timeout=limit or DEFAULT_ACTIVITY_TIMEOUT,
                 retry_policy=IO_RETRY,
                 summary=pointer,
-            )
-        except asyncio.CancelledError:
-            raise
-        except Exception as err:
-            raise to_workflow_error(err, pointer) from None
+            ),
+            pointer,
+        )
 
     async def run_workflow(self, spec: dict[str, Any], input: Any, pointer: str) -> Any:
         reference = f"{spec.get('namespace', 'default')}/{spec['name']}:{spec.get('version', '')}"
@@ -169,16 +165,14 @@ class DslWorkflow:
         child_id = (
             f"{workflow.info().workflow_id}{pointer.replace('/', '.')}-{workflow.uuid4().hex[:8]}"
         )
-        try:
-            return await workflow.execute_child_workflow(
+        return await _as_dsl_errors(
+            workflow.execute_child_workflow(
                 WORKFLOW_NAME,
                 RunRequest(definition, input, self._definitions, self._env),
                 id=child_id,
-            )
-        except asyncio.CancelledError:
-            raise
-        except Exception as err:
-            raise to_workflow_error(err, pointer) from None
+            ),
+            pointer,
+        )
 
     async def listen(self, spec: dict[str, Any], limit: timedelta | None, pointer: str) -> Any:
         result: list[Any] = []
@@ -219,3 +213,13 @@ class DslWorkflow:
             task.cancel()
         winner = next(t for t in tasks if t in done)  # lowest index: deterministic
         return winner.result()
+
+
+async def _as_dsl_errors(call: Awaitable[Any], pointer: str) -> Any:
+    """Failures of activities and child workflows become DSL errors a ``catch`` can match."""
+    try:
+        return await call
+    except asyncio.CancelledError:
+        raise
+    except Exception as err:
+        raise to_workflow_error(err, pointer) from None
