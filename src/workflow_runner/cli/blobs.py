@@ -60,16 +60,17 @@ def ls(
     """List blobs (streamed: memory stays flat for millions of keys)."""
 
     async def action(store: ObjectStore) -> None:
+        write = sys.stdout.write
+        if not (long or as_json):
+            async for key in store.list_keys(prefix):
+                write(key + "\n")
+            return
         async for info in store.list_blobs(prefix):
             if as_json:
                 record = {"key": info.key, "size": info.size, "modified": info.modified.isoformat()}
-                sys.stdout.write(json.dumps(record) + "\n")
-            elif long:
-                sys.stdout.write(
-                    f"{info.size:>12}  {info.modified:%Y-%m-%d %H:%M:%S}  {info.key}\n"
-                )
+                write(json.dumps(record) + "\n")
             else:
-                sys.stdout.write(info.key + "\n")
+                write(f"{info.size:>12}  {info.modified:%Y-%m-%d %H:%M:%S}  {info.key}\n")
 
     _with_store(action)
 

@@ -26,9 +26,10 @@ import hashlib
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from workflow_runner.claimcheck.errors import (
     BlobNotFoundError,
@@ -41,7 +42,8 @@ from workflow_runner.claimcheck.store import BlobInfo, ObjectStore
 TMP_DIR_NAME = "~tmp"
 FANOUT_PREFIX = "~"
 STALE_TEMP_SECONDS = 3600.0
-_LIST_BATCH = 500
+T = TypeVar("T")
+_LIST_BATCH = 2000
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
@@ -168,34 +170,48 @@ class FilesystemStore(ObjectStore):
         return await asyncio.to_thread(self.path_for(key).is_file)
 
     async def list_blobs(self, prefix: str = "") -> AsyncIterator[BlobInfo]:
+        async for info in self._stream(prefix, _blob_info):
+            yield info
+
+    async def list_keys(self, prefix: str = "") -> AsyncIterator[str]:
+        """Keys without a stat per file: about twice as fast as ``list_blobs`` on a big tree."""
+        async for key in self._stream(prefix, lambda key, _: key):
+            yield key
+
+    async def _stream(
+        self, prefix: str, convert: Callable[[str, os.DirEntry[str]], T | None]
+    ) -> AsyncIterator[T]:
+        """Walk in a worker thread, a batch at a time, so the event loop never waits on disk."""
         validate_prefix(prefix)
-        walker = self._walk(prefix)
+        walker = (
+            item for key, entry in self._walk(prefix) if (item := convert(key, entry)) is not None
+        )
         while True:
             batch = await asyncio.to_thread(_take, walker, _LIST_BATCH)
-            for info in batch:
-                yield info
+            for item in batch:
+                yield item
             if len(batch) < _LIST_BATCH:
                 return
 
-    def _walk(self, prefix: str) -> Iterator[BlobInfo]:
+    def _walk(self, prefix: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
         """Depth-first walk from the deepest directory the prefix pins down.
 
         Memory is bounded by one directory listing per level, whatever the
-        number of blobs.
+        number of blobs. File types come from the directory entries (no stat).
         """
         fixed = prefix.rpartition("/")[0]
         start = self.root / fixed if fixed else self.root
         yield from self._walk_dir(start, fixed, prefix)
 
-    def _walk_dir(self, directory: Path, key_dir: str, prefix: str) -> Iterator[BlobInfo]:
+    def _walk_dir(
+        self, directory: Path, key_dir: str, prefix: str
+    ) -> Iterator[tuple[str, os.DirEntry[str]]]:
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except (FileNotFoundError, NotADirectoryError):
             return
         for entry in entries:
-            if not entry.is_dir(follow_symlinks=False):
-                continue
-            if entry.name == TMP_DIR_NAME:
+            if not entry.is_dir(follow_symlinks=False) or entry.name == TMP_DIR_NAME:
                 continue
             if entry.name.startswith(FANOUT_PREFIX):
                 yield from self._blobs_in_fan(entry, key_dir, prefix)
@@ -204,20 +220,17 @@ class FilesystemStore(ObjectStore):
                 if child.startswith(prefix[: len(child)]):
                     yield from self._walk_dir(Path(entry.path), child, prefix)
 
-    def _blobs_in_fan(self, fan: os.DirEntry[str], key_dir: str, prefix: str) -> Iterator[BlobInfo]:
+    def _blobs_in_fan(
+        self, fan: os.DirEntry[str], key_dir: str, prefix: str
+    ) -> Iterator[tuple[str, os.DirEntry[str]]]:
         try:
             files = sorted(os.scandir(fan.path), key=lambda e: e.name)
         except FileNotFoundError:
             return
         for f in files:
             key = f"{key_dir}/{f.name}" if key_dir else f.name
-            if not key.startswith(prefix) or not f.is_file(follow_symlinks=False):
-                continue
-            try:
-                st = f.stat(follow_symlinks=False)
-            except FileNotFoundError:
-                continue
-            yield BlobInfo(key, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC))
+            if key.startswith(prefix) and f.is_file(follow_symlinks=False):
+                yield key, f
 
     async def health(self) -> str:
         report = await super().health()
@@ -226,8 +239,16 @@ class FilesystemStore(ObjectStore):
         return f"{report}; {free / 1e9:.1f} GB free"
 
 
-def _take(iterator: Iterator[BlobInfo], n: int) -> list[BlobInfo]:
-    out: list[BlobInfo] = []
+def _blob_info(key: str, entry: os.DirEntry[str]) -> BlobInfo | None:
+    try:
+        st = entry.stat(follow_symlinks=False)
+    except FileNotFoundError:  # deleted since the directory was read
+        return None
+    return BlobInfo(key, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC))
+
+
+def _take(iterator: Iterator[T], n: int) -> list[T]:
+    out: list[T] = []
     for item in iterator:
         out.append(item)
         if len(out) >= n:
