@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ from tests.e2e_workflows import (
 from workflow_runner.claimcheck import ObjectStore, open_store
 from workflow_runner.claimcheck.converter import build_data_converter
 from workflow_runner.claimcheck.stores.s3 import S3Store
-from workflow_runner.config import S3Settings, Settings, load_settings
+from workflow_runner.config import Settings, load_settings
 from workflow_runner.local.devserver import DevServer
 
 FIVE_MB = 5 * 1024 * 1024
@@ -52,21 +51,6 @@ async def connect(server: DevServer, settings: Settings, store: ObjectStore) -> 
 async def history_bytes(handle: WorkflowHandle[Any, Any]) -> int:
     history = await handle.fetch_history()
     return sum(event.ByteSize() for event in history.events)
-
-
-@pytest.fixture(params=["filesystem", "s3"])
-async def store(
-    request: pytest.FixtureRequest, blob_root: Path, s3_settings: S3Settings
-) -> AsyncIterator[ObjectStore]:
-    s: ObjectStore
-    if request.param == "s3":
-        s = S3Store(s3_settings)
-    else:
-        s = await open_store(settings_for(blob_root))
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 async def test_5mb_between_activities_keeps_history_small(

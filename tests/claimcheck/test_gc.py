@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from tests.e2e_workflows import ACTIVITIES, WORKFLOWS, PassLargeDocument
-from workflow_runner.claimcheck import ObjectStore, open_store
+from workflow_runner.claimcheck import ObjectStore
 from workflow_runner.claimcheck.converter import build_data_converter
 from workflow_runner.claimcheck.gc import collect_garbage, owner_of
 from workflow_runner.claimcheck.runs import TemporalRunStatus
@@ -24,19 +21,6 @@ from workflow_runner.local.devserver import DevServer
 
 SIZE = 300_000
 LATER = datetime.now(UTC) + timedelta(days=31)
-
-
-@pytest.fixture(params=["filesystem", "s3"])
-async def store(
-    request: pytest.FixtureRequest, tmp_path: Path, s3_settings: S3Settings
-) -> AsyncIterator[ObjectStore]:
-    s: ObjectStore
-    if request.param == "s3":
-        s = S3Store(s3_settings)
-    else:
-        s = await open_store(load_settings({"BLOB_STORAGE_PATH": str(tmp_path / "blobs")}))
-    yield s
-    await s.close()
 
 
 def test_owner_is_read_back_from_the_key() -> None:
