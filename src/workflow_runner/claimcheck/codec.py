@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import zstandard
 from temporalio.api.common.v1 import Payload
@@ -79,10 +79,7 @@ class CompressionCodec(PayloadCodec):
         return decoded
 
 
-async def _maybe_threaded(fn: object, payload: Payload) -> Payload:
-    assert callable(fn)
+async def _maybe_threaded(fn: Callable[[Payload], Payload], payload: Payload) -> Payload:
     if payload.ByteSize() > _THREAD_ABOVE_BYTES:
-        result: Payload = await asyncio.to_thread(fn, payload)
-        return result
-    out: Payload = fn(payload)
-    return out
+        return await asyncio.to_thread(fn, payload)
+    return fn(payload)

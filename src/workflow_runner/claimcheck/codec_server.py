@@ -26,6 +26,7 @@ from temporalio.converter import StorageDriverClaim, StorageDriverRetrieveContex
 from temporalio.exceptions import ApplicationError
 
 from workflow_runner.claimcheck.codec import CompressionCodec
+from workflow_runner.claimcheck.converter import codec_for, driver_for
 from workflow_runner.claimcheck.driver import ClaimCheckDriver
 from workflow_runner.claimcheck.gc import owner_of
 from workflow_runner.claimcheck.store import ObjectStore
@@ -161,10 +162,8 @@ async def start_codec_server(service: CodecService, host: str, port: int) -> web
 def codec_service_for(settings: Settings, store: ObjectStore) -> CodecService:
     """The same driver and codec settings the workers use (see converter.py)."""
     return CodecService(
-        ClaimCheckDriver(store, max_payload_bytes=settings.max_payload_bytes),
-        CompressionCodec(
-            enabled=settings.compression_enabled, max_decoded_bytes=settings.max_payload_bytes
-        ),
+        driver_for(settings, store),
+        codec_for(settings),
         CodecServerConfig(
             namespaces=(settings.temporal_namespace,),
             cors_origins=settings.cors_origins,

@@ -26,12 +26,10 @@ def build_data_converter(settings: Settings, store: ObjectStore | None) -> DataC
     store is given existing references stay readable, so switching the claim
     check off never strands a running workflow's data.
     """
-    codec = CompressionCodec(
-        enabled=settings.compression_enabled, max_decoded_bytes=settings.max_payload_bytes
-    )
+    codec = codec_for(settings)
     external: ExternalStorage | None = None
     if store is not None:
-        driver = ClaimCheckDriver(store, max_payload_bytes=settings.max_payload_bytes)
+        driver = driver_for(settings, store)
         external = ExternalStorage(
             drivers=[driver],
             driver_selector=_always(driver) if settings.claimcheck_enabled else _never,
@@ -40,6 +38,16 @@ def build_data_converter(settings: Settings, store: ObjectStore | None) -> DataC
     return dataclasses.replace(
         DataConverter.default, payload_codec=codec, external_storage=external
     )
+
+
+def codec_for(settings: Settings) -> CompressionCodec:
+    return CompressionCodec(
+        enabled=settings.compression_enabled, max_decoded_bytes=settings.max_payload_bytes
+    )
+
+
+def driver_for(settings: Settings, store: ObjectStore) -> ClaimCheckDriver:
+    return ClaimCheckDriver(store, max_payload_bytes=settings.max_payload_bytes)
 
 
 def _always(driver: StorageDriver) -> Callable[[SelectContext, Payload], StorageDriver]:

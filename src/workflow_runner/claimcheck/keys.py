@@ -49,9 +49,9 @@ def validate_prefix(prefix: str) -> str:
     """A listing prefix: empty, or a key-shaped string that may end in '/'."""
     if prefix == "":
         return prefix
-    validate_key(prefix.rstrip("/") or "x")
-    if prefix.startswith("/"):
+    if prefix.startswith("/"):  # "/" alone would strip to nothing below
         raise InvalidKeyError(prefix, "absolute paths are not keys")
+    validate_key(prefix.rstrip("/"))
     return prefix
 
 

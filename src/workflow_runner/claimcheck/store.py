@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
+from workflow_runner.claimcheck.errors import IntegrityError
+
 HEALTH_KEY_PREFIX = "_health/"
 
 
@@ -84,8 +86,6 @@ class ObjectStore(ABC):
         await self.put(key, probe)
         try:
             if await self.get(key) != probe:
-                from workflow_runner.claimcheck.errors import IntegrityError
-
                 raise IntegrityError(key, "health probe read back different bytes")
         finally:
             await self.delete(key)

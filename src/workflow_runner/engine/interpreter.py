@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from workflow_runner.dsl.durations import parse_duration
 from workflow_runner.dsl.errors import WorkflowError, normalize_error_type
@@ -478,8 +479,6 @@ def _expand_uri_template(uri: str, value: Any) -> str:
     """``/pets/{petId}`` takes ``petId`` from the task input (RFC 6570 level 1)."""
     if "{" not in uri or not isinstance(value, dict):
         return uri
-    from urllib.parse import quote
-
     out, i = [], 0
     while i < len(uri):
         start = uri.find("{", i)
