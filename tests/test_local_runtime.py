@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import time
 from pathlib import Path
 
+import httpx
+
+from tests.conftest import free_port
 from workflow_runner.claimcheck.stores import FilesystemStore
 from workflow_runner.config import load_settings
-from workflow_runner.local.devserver import DevServer
-from workflow_runner.local.runtime import open_runtime
+from workflow_runner.local.devserver import DevServer, port_is_open
+from workflow_runner.local.runtime import local_services, open_runtime
 
 OLD_KEY = "v0/ns/default/d/sha256/" + "c" * 64
 
@@ -51,3 +55,33 @@ async def test_periodic_gc_runs_once_per_interval_and_can_be_off(
     async with open_runtime(on, with_worker=False):
         await asyncio.sleep(0.5)
     assert await store.exists(OLD_KEY)  # not due again within the interval
+
+
+async def test_a_taken_codec_port_moves_the_codec_server_instead_of_failing_the_run(
+    tmp_path: Path,
+) -> None:
+    """CI once lost a run because the derived codec port was held by an outgoing
+    connection: bound, not listening, so only the bind itself can tell."""
+    port = free_port()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        held = holder.getsockname()[1]
+        settings = load_settings(
+            {
+                "STIGMER_DATA_DIR": str(tmp_path / "data"),
+                "BLOB_STORAGE_PATH": str(tmp_path / "blobs"),
+                "TEMPORAL_DEV_SERVER_PORT": str(port),
+                "TEMPORAL_UI_PORT": str(free_port()),
+                "CODEC_SERVER_PORT": str(held),
+            }
+        )
+        store = FilesystemStore(tmp_path / "blobs")
+        async with local_services(settings, store) as server:
+            assert server.owned and server.codec_endpoint is not None
+            moved = int(server.codec_endpoint.rsplit(":", 1)[1])
+            assert moved != held
+            async with httpx.AsyncClient() as http:
+                reply = await http.get(f"{server.codec_endpoint}/health")
+            assert reply.json() == {"status": "ok"}
+        assert not port_is_open("127.0.0.1", moved)
+        assert not port_is_open("127.0.0.1", port)

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import uuid
@@ -295,3 +296,15 @@ def test_unreachable_s3_at_start_names_the_endpoint(tmp_path: Path, env: dict[st
     result = cli(broken, "run", wf, timeout=60)
     assert result.returncode == 1
     assert endpoint in result.stderr and "Traceback" not in result.stderr
+
+
+def test_codec_server_on_a_taken_port_says_which_setting_to_change(
+    env: dict[str, str],
+) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        result = cli(env, "codec-server", "--port", str(holder.getsockname()[1]), timeout=30)
+    assert result.returncode == 1
+    assert "CODEC_SERVER_PORT" in result.stderr and "cannot listen" in result.stderr
+    assert "Traceback" not in result.stderr

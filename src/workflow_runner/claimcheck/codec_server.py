@@ -151,12 +151,31 @@ def _json(payloads: Sequence[Payload]) -> web.Response:
     return web.Response(text=body, content_type="application/json")
 
 
+class CodecServerError(Exception):
+    """The codec server could not start; the message names the address and the setting."""
+
+
 async def start_codec_server(service: CodecService, host: str, port: int) -> web.AppRunner:
-    """Serve until ``await runner.cleanup()``."""
+    """Serve until ``await runner.cleanup()``; port 0 lets the OS choose (see `listening_port`)."""
     runner = web.AppRunner(service.app(), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as e:
+        await runner.cleanup()
+        raise CodecServerError(
+            f"codec server cannot listen on {host}:{port} ({e.strerror or e}); "
+            "set CODEC_SERVER_PORT (or --port) to a free port"
+        ) from e
     return runner
+
+
+def listening_port(runner: web.AppRunner) -> int:
+    """The port actually bound, which differs from the requested one when that was 0."""
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    raise CodecServerError("codec server is not listening")
 
 
 def codec_service_for(settings: Settings, store: ObjectStore) -> CodecService:

@@ -20,7 +20,12 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
 from workflow_runner.claimcheck import StoreError, open_store
-from workflow_runner.claimcheck.codec_server import codec_service_for, start_codec_server
+from workflow_runner.claimcheck.codec_server import (
+    CodecServerError,
+    codec_service_for,
+    listening_port,
+    start_codec_server,
+)
 from workflow_runner.cli.blobs import blobs_app
 from workflow_runner.cli.common import definition_or_exit, parse_json_option, settings_or_exit
 from workflow_runner.cli.logs import configure_logging
@@ -160,7 +165,7 @@ def _run_async(coro: Any) -> Any:
         return asyncio.run(coro)
     except WorkflowFailed as e:
         fail_with_error_json(e.error)
-    except (DevServerError, StoreError) as e:
+    except (DevServerError, StoreError, CodecServerError) as e:
         fail(str(e))
     except KeyboardInterrupt:
         fail("interrupted; the workflow keeps its state in Temporal", 130)
@@ -322,7 +327,7 @@ def codec_server(
             runner = await start_codec_server(
                 codec_service_for(settings, store), host, port or settings.codec_server_port
             )
-            err.print(f"codec server on http://{host}:{port or settings.codec_server_port}")
+            err.print(f"codec server on http://{host}:{listening_port(runner)}")
             err.print("allowed browser origins: " + ", ".join(settings.cors_origins))
             try:
                 await stop.wait()

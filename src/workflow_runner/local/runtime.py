@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -16,12 +17,19 @@ from aiohttp import web
 from temporalio.client import Client
 
 from workflow_runner.claimcheck import ObjectStore, open_store
-from workflow_runner.claimcheck.codec_server import codec_service_for, start_codec_server
+from workflow_runner.claimcheck.codec_server import (
+    CodecServerError,
+    codec_service_for,
+    listening_port,
+    start_codec_server,
+)
 from workflow_runner.config import Settings
 from workflow_runner.engine.client import connect
 from workflow_runner.engine.worker import running_worker
 from workflow_runner.local.devserver import DevServer, port_is_open
 from workflow_runner.local.housekeeping import periodic_gc
+
+log = logging.getLogger(__name__)
 
 # temporalio 1.35 can abort the interpreter at exit while its runtime threads
 # wind down (NOTES.md: PyGILState_Release, exit 134); a short pause after
@@ -57,11 +65,9 @@ async def local_services(settings: Settings, store: ObjectStore) -> AsyncIterato
     """
     server = dev_server_for(settings)
     codec: web.AppRunner | None = None
-    starting = not port_is_open(server.host, server.port)
-    if starting and not port_is_open("127.0.0.1", settings.codec_server_port):
-        service = codec_service_for(settings, store)
-        codec = await start_codec_server(service, "127.0.0.1", settings.codec_server_port)
-        server.codec_endpoint = f"http://127.0.0.1:{settings.codec_server_port}"
+    if not port_is_open(server.host, server.port):
+        codec = await _start_local_codec_server(settings, store)
+        server.codec_endpoint = f"http://127.0.0.1:{listening_port(codec)}"
     try:
         await server.start()
         yield server
@@ -69,6 +75,22 @@ async def local_services(settings: Settings, store: ObjectStore) -> AsyncIterato
         await server.stop()
         if codec is not None:
             await codec.cleanup()
+
+
+async def _start_local_codec_server(settings: Settings, store: ObjectStore) -> web.AppRunner:
+    """The Web UI's decoder is a convenience, so a taken port must not stop the run.
+
+    The default port is derived from the dev server's, and any process (even
+    an outgoing connection) may hold it; then the OS picks one, the UI is
+    wired to that, and the log says so.
+    """
+    service = codec_service_for(settings, store)
+    try:
+        return await start_codec_server(service, "127.0.0.1", settings.codec_server_port)
+    except CodecServerError as e:
+        runner = await start_codec_server(service, "127.0.0.1", 0)
+        log.warning("%s; the Web UI decodes through port %d instead", e, listening_port(runner))
+        return runner
 
 
 @contextlib.asynccontextmanager
