@@ -17,12 +17,12 @@ from temporalio.api.common.v1 import Payloads
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from tests.conftest import free_port
 from tests.e2e_workflows import ACTIVITIES, WORKFLOWS, DigestInput, document_digest, make_document
 from workflow_runner.claimcheck import open_store
 from workflow_runner.claimcheck.codec_server import (
     codec_service_for,
     is_reference,
+    listening_port,
     start_codec_server,
 )
 from workflow_runner.claimcheck.converter import build_data_converter
@@ -59,9 +59,8 @@ async def offloaded(
 async def codec_url(offloaded: tuple[Settings, str, dict[str, object]]) -> AsyncIterator[str]:
     settings = offloaded[0]
     store = await open_store(settings)
-    port = free_port()
-    runner = await start_codec_server(codec_service_for(settings, store), "127.0.0.1", port)
-    yield f"http://127.0.0.1:{port}"
+    runner = await start_codec_server(codec_service_for(settings, store), "127.0.0.1", 0)
+    yield f"http://127.0.0.1:{listening_port(runner)}"
     await runner.cleanup()
     await store.close()
 
