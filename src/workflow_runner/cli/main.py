@@ -170,7 +170,7 @@ def _run_async(coro: Any) -> Any:
     except KeyboardInterrupt:
         fail("interrupted; the workflow keeps its state in Temporal", 130)
     except RuntimeError as e:
-        if "Failed client connect" in str(e) or "connect" in str(e).lower():
+        if "connect" in str(e).lower():  # the SDK's "Failed client connect: …"
             fail(f"cannot reach Temporal: {e}")
         raise
 

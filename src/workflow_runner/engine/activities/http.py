@@ -95,7 +95,7 @@ def decode_content(response: httpx.Response) -> Any:
     if not response.content:
         return None
     content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type.endswith("json") or content_type.endswith("+json"):
+    if content_type.endswith("json"):  # application/json and any +json type
         try:
             return response.json()
         except ValueError:
