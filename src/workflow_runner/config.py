@@ -72,6 +72,8 @@ class Settings:
     codec_port: int | None = None
     codec_token: SecretStr | None = None
     codec_cors_origins: tuple[str, ...] = ()
+    codec_max_body_bytes: int = 8 * 1024 * 1024
+    codec_max_decoded_bytes: int = 64 * 1024 * 1024
     gc_interval_hours: float = 24.0
     metrics_port: int = 9464
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -195,6 +197,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         codec_token=SecretStr(token) if (token := r.raw("CODEC_SERVER_TOKEN")) else None,
         codec_cors_origins=tuple(
             o.strip() for o in (r.raw("CODEC_CORS_ORIGINS") or "").split(",") if o.strip()
+        ),
+        codec_max_body_bytes=r.integer("CODEC_SERVER_MAX_BODY_BYTES", 8 * 1024 * 1024, minimum=1),
+        codec_max_decoded_bytes=r.integer(
+            "CODEC_SERVER_MAX_DECODED_BYTES", 64 * 1024 * 1024, minimum=1
         ),
         gc_interval_hours=r.get(
             "CLAIMCHECK_GC_INTERVAL_HOURS",

@@ -6,17 +6,28 @@ threshold is checked on the compressed bytes. Small payloads are left alone
 shrink by at least 10% (already-compressed data). Decoding always accepts
 zstd and gzip, whatever the setting, so data written with compression on
 stays readable with it off.
+
+Decoding is bounded, because whoever can signal a workflow or call the codec
+server chooses the bytes: a 40 KB zstd frame can claim (and inflate to)
+gigabytes. Both formats are decoded as streams in chunks and stopped as soon
+as one payload passes ``max_decoded_bytes`` or the payloads of one
+``decode`` call together pass ``max_decoded_bytes_per_call``; memory stays
+within the limit plus one chunk (and the copy protobuf makes of the result).
+A refusal is a non-retryable ``ApplicationError``: decoding a workflow
+activation, it fails the workflow cleanly instead of retrying the task (and
+re-inflating the bomb) forever.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gzip
-from collections.abc import Callable, Sequence
+import zlib
+from collections.abc import Sequence
 
 import zstandard
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
+from temporalio.exceptions import ApplicationError
 
 from workflow_runner.claimcheck import metrics
 
@@ -24,34 +35,87 @@ ZSTD_ENCODING = b"binary/zstd"
 GZIP_ENCODING = b"binary/gzip"
 MIN_COMPRESS_BYTES = 4096
 ZSTD_LEVEL = 3
-# Payloads above this are (de)compressed in a worker thread so a 50 MB blob
-# does not stall the worker's event loop for tens of milliseconds.
+DEFAULT_MAX_DECODED_BYTES = 512 * 1024 * 1024
+# Payloads above this are compressed in a worker thread so a 50 MB blob does
+# not stall the worker's event loop for tens of milliseconds. Decompression is
+# always threaded: a few KB can inflate to the limit.
 _THREAD_ABOVE_BYTES = 1024 * 1024
+_CHUNK = 1024 * 1024
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
 
 
-class CorruptPayloadError(ValueError):
-    """A compressed payload that cannot be decompressed."""
+class CorruptPayloadError(ApplicationError):
+    """A compressed payload that cannot be decompressed; retrying cannot help."""
+
+    error_type = "ClaimCheckCorruptPayload"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, type=self.error_type, non_retryable=True)
+
+
+class DecodedTooLargeError(CorruptPayloadError):
+    """A payload (or one decode call's payloads) inflates past the configured limit."""
+
+    error_type = "ClaimCheckDecodedTooLarge"
 
 
 class CompressionCodec(PayloadCodec):
-    """zstd on encode (when ``enabled``); zstd and gzip on decode, always."""
+    """zstd on encode (when ``enabled``); zstd and gzip on decode, always, within limits."""
 
-    def __init__(self, *, enabled: bool = True, max_decoded_bytes: int = 1 << 31) -> None:
+    def __init__(
+        self,
+        *,
+        enabled: bool = True,
+        max_decoded_bytes: int = DEFAULT_MAX_DECODED_BYTES,
+        max_decoded_bytes_per_call: int | None = None,
+        limit_name: str = "CLAIMCHECK_MAX_PAYLOAD_BYTES",
+    ) -> None:
+        if max_decoded_bytes <= 0:
+            raise ValueError("max_decoded_bytes must be greater than zero")
         self.enabled = enabled
         self.max_decoded_bytes = max_decoded_bytes
+        self.max_decoded_bytes_per_call = max_decoded_bytes_per_call or max_decoded_bytes
+        self.limit_name = limit_name
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         if not self.enabled:
             return list(payloads)
-        return [await _maybe_threaded(self._encode_one, p) for p in payloads]
+        encoded = []
+        for payload in payloads:
+            if payload.ByteSize() > _THREAD_ABOVE_BYTES:
+                encoded.append(await asyncio.to_thread(self._encode_one, payload))
+            else:
+                encoded.append(self._encode_one(payload))
+        return encoded
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return [await _maybe_threaded(self._decode_one, p) for p in payloads]
+        return await self.decode_within(payloads, self.max_decoded_bytes_per_call)
+
+    async def decode_within(self, payloads: Sequence[Payload], budget: int) -> list[Payload]:
+        """Decode, inflating at most ``budget`` bytes in total (what a caller has left)."""
+        decoded: list[Payload] = []
+        for index, payload in enumerate(payloads):
+            encoding = payload.metadata.get("encoding", b"")
+            if encoding not in (ZSTD_ENCODING, GZIP_ENCODING):
+                decoded.append(payload)
+                continue
+            where = f"payload {index + 1} of {len(payloads)} ({encoding.decode()})"
+            limit = min(self.max_decoded_bytes, budget)
+            raw = await asyncio.to_thread(self._inflate, payload, encoding, limit, where)
+            budget -= len(raw)
+            decoded.append(_parse(raw, where))
+        return decoded
 
     def _encode_one(self, payload: Payload) -> Payload:
         raw = payload.SerializeToString()
         if len(raw) < MIN_COMPRESS_BYTES:
             return payload
+        if len(raw) > self.max_decoded_bytes:
+            # It could be stored compressed but never decoded again: refuse now.
+            raise DecodedTooLargeError(
+                f"payload of {len(raw)} bytes exceeds {self.limit_name} "
+                f"({self.max_decoded_bytes} bytes)"
+            )
         packed = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(raw)
         if len(packed) > len(raw) * 0.9:
             return payload
@@ -59,27 +123,77 @@ class CompressionCodec(PayloadCodec):
         metrics.CODEC_BYTES_OUT.inc(len(packed))
         return Payload(metadata={"encoding": ZSTD_ENCODING}, data=packed)
 
-    def _decode_one(self, payload: Payload) -> Payload:
-        encoding = payload.metadata.get("encoding", b"")
+    def _inflate(self, payload: Payload, encoding: bytes, limit: int, where: str) -> bytes:
         try:
             if encoding == ZSTD_ENCODING:
-                raw = zstandard.ZstdDecompressor().decompress(
-                    payload.data, max_output_size=self.max_decoded_bytes
-                )
-            elif encoding == GZIP_ENCODING:
-                raw = gzip.decompress(payload.data)
-            else:
-                return payload
-            decoded = Payload()
-            decoded.ParseFromString(raw)
-        except (zstandard.ZstdError, OSError, EOFError, ValueError) as e:
-            raise CorruptPayloadError(
-                f"cannot decompress {encoding.decode(errors='replace')} payload: {e}"
-            ) from e
-        return decoded
+                return _unzstd(payload.data, limit)
+            return _gunzip(payload.data, limit)
+        except _TooLarge:
+            raise DecodedTooLargeError(
+                f"{where} inflates past {limit} bytes ({self._limit_text(limit)}); "
+                "refusing it as a decompression bomb"
+            ) from None
+        except (zstandard.ZstdError, zlib.error, EOFError, ValueError) as e:
+            raise CorruptPayloadError(f"cannot decompress {where}: {e}") from e
+
+    def _limit_text(self, limit: int) -> str:
+        if limit < self.max_decoded_bytes:
+            total = self.max_decoded_bytes_per_call
+            return f"what is left of the {total} bytes one call may decode"
+        return self.limit_name
 
 
-async def _maybe_threaded(fn: Callable[[Payload], Payload], payload: Payload) -> Payload:
-    if payload.ByteSize() > _THREAD_ABOVE_BYTES:
-        return await asyncio.to_thread(fn, payload)
-    return fn(payload)
+class _TooLarge(Exception):
+    pass
+
+
+def _parse(raw: bytes, where: str) -> Payload:
+    decoded = Payload()
+    try:
+        decoded.ParseFromString(raw)
+    except Exception as e:  # protobuf's DecodeError has no stable public base class
+        raise CorruptPayloadError(f"cannot decompress {where}: not a payload ({e})") from e
+    return decoded
+
+
+def _unzstd(data: bytes, limit: int) -> bytes:
+    """All frames of ``data``, refusing more than ``limit`` bytes of output.
+
+    A frame header may promise a content size (refused at once if too big) or
+    not (then only the streamed output counts): never trust it to allocate.
+    """
+    declared = zstandard.frame_content_size(data)
+    if declared > limit:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    total = 0
+    with zstandard.ZstdDecompressor().stream_reader(data, read_across_frames=True) as reader:
+        while chunk := reader.read(min(_CHUNK, limit - total + 1)):
+            total += len(chunk)
+            if total > limit:
+                raise _TooLarge
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    """Every gzip member of ``data`` (as ``gzip.decompress``), at most ``limit`` bytes out."""
+    chunks: list[bytes] = []
+    total = 0
+    pending = data
+    while pending:
+        inflater = zlib.decompressobj(wbits=_GZIP_WBITS)
+        while not inflater.eof:
+            chunk = inflater.decompress(pending, min(_CHUNK, limit - total + 1))
+            pending = inflater.unconsumed_tail
+            if chunk:
+                total += len(chunk)
+                if total > limit:
+                    raise _TooLarge
+                chunks.append(chunk)
+            elif not pending:
+                raise EOFError("compressed data ended before the end-of-stream marker")
+        pending = inflater.unused_data
+        if pending.strip(b"\x00") == b"":  # gzip tolerates zero padding after the last member
+            break
+    return b"".join(chunks)

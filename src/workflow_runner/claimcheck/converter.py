@@ -40,14 +40,30 @@ def build_data_converter(settings: Settings, store: ObjectStore | None) -> DataC
     )
 
 
-def codec_for(settings: Settings) -> CompressionCodec:
+def codec_for(
+    settings: Settings,
+    *,
+    per_call_bytes: int | None = None,
+    limit_name: str = "CLAIMCHECK_MAX_PAYLOAD_BYTES",
+) -> CompressionCodec:
+    """No payload may inflate past ``CLAIMCHECK_MAX_PAYLOAD_BYTES`` (the codec refuses to
+    encode anything bigger, so anything bigger is a bomb), nor one decode call past
+    ``per_call_bytes`` (the same by default; the codec server passes its own, smaller one)."""
+    per_call = per_call_bytes or settings.max_payload_bytes
     return CompressionCodec(
-        enabled=settings.compression_enabled, max_decoded_bytes=settings.max_payload_bytes
+        enabled=settings.compression_enabled,
+        max_decoded_bytes=min(settings.max_payload_bytes, per_call),
+        max_decoded_bytes_per_call=per_call,
+        limit_name=limit_name,
     )
 
 
 def driver_for(settings: Settings, store: ObjectStore) -> ClaimCheckDriver:
-    return ClaimCheckDriver(store, max_payload_bytes=settings.max_payload_bytes)
+    """The driver of a client or worker of ``TEMPORAL_NAMESPACE``: it refuses references
+    to other namespaces' blobs (the retrieve context does not say the namespace)."""
+    return ClaimCheckDriver(
+        store, namespace=settings.temporal_namespace, max_payload_bytes=settings.max_payload_bytes
+    )
 
 
 def _always(driver: StorageDriver) -> Callable[[SelectContext, Payload], StorageDriver]:

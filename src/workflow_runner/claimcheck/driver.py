@@ -8,6 +8,16 @@ retrying, so it is a *non-retryable* ``ApplicationError`` — raised while
 decoding a workflow activation, it fails the workflow (instead of retrying
 the workflow task forever); raised while decoding activity input, it fails
 the activity. An unreachable store may heal, so its error stays retryable.
+
+Threat model of a read: anyone who can signal, start or update a workflow
+(or write a history another worker replays) can hand this driver a
+reference. The driver resolves only references that (1) have this driver's
+content-addressed shape (``ClaimCheckInvalidReference`` otherwise, before
+any I/O), (2) lie in the namespace this worker serves
+(``ClaimCheckForeignNamespace``, before any I/O), and (3) hash to the digest
+they name (``ClaimCheckBlobCorrupted``). A reference to *another workflow's*
+blob in the same namespace is resolved: the namespace is the trust boundary
+Temporal itself draws.
 """
 
 from __future__ import annotations
@@ -35,10 +45,13 @@ from workflow_runner.claimcheck.errors import (
 )
 from workflow_runner.claimcheck.keys import (
     DIGEST_SEGMENT,
+    ForeignNamespaceError,
     blob_key,
     describe_key,
     is_sha256_hex,
+    require_namespace,
     validate_key,
+    verify_blob,
 )
 from workflow_runner.claimcheck.store import ObjectStore
 
@@ -56,17 +69,23 @@ class ClaimCheckDriver(StorageDriver):
     Keys are ``v0/ns/{ns}/wt/{type}/wi/{id}/ri/{run}/d/sha256/{hex}``, the
     layout of Temporal's own S3 driver, so identical payloads are stored once
     and every read is verified against the hash in its key.
+
+    ``namespace`` is the one namespace the worker or client serves:
+    ``StorageDriverRetrieveContext`` carries none, so the driver must be told,
+    and it refuses references to keys outside it.
     """
 
     def __init__(
         self,
         store: ObjectStore,
         *,
+        namespace: str,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         name: str = DRIVER_NAME,
     ) -> None:
         if max_payload_bytes <= 0:
             raise ValueError("max_payload_bytes must be greater than zero")
+        self.namespace = namespace
         self.blobs = store
         self.max_payload_bytes = max_payload_bytes
         self._name = name
@@ -92,7 +111,7 @@ class ClaimCheckDriver(StorageDriver):
                 f"({self.max_payload_bytes} bytes); not stored in {self.blobs.description}"
             )
         digest = hashlib.sha256(data).hexdigest()
-        key = key_for(context, digest)
+        key = key_for(context, digest, self.namespace)
         backend = self.blobs.backend
         with metrics.timed(backend, "store"):
             # Content addressing: if the key exists its bytes are these bytes.
@@ -114,10 +133,16 @@ class ClaimCheckDriver(StorageDriver):
     async def retrieve(
         self, context: StorageDriverRetrieveContext, claims: Sequence[StorageDriverClaim]
     ) -> list[Payload]:
-        return list(await asyncio.gather(*(self._retrieve_one(c) for c in claims)))
+        return await self.retrieve_in(self.namespace, claims)
 
-    async def _retrieve_one(self, claim: StorageDriverClaim) -> Payload:
-        key, digest = self._checked_claim(claim)
+    async def retrieve_in(
+        self, namespace: str, claims: Sequence[StorageDriverClaim]
+    ) -> list[Payload]:
+        """Resolve ``claims`` for a caller serving ``namespace`` (a codec-server request)."""
+        checked = [self._checked_claim(c, namespace) for c in claims]  # all refused before any I/O
+        return list(await asyncio.gather(*(self._retrieve_one(k, d) for k, d in checked)))
+
+    async def _retrieve_one(self, key: str, digest: str) -> Payload:
         backend = self.blobs.backend
         try:
             with metrics.timed(backend, "retrieve"):
@@ -132,10 +157,10 @@ class ClaimCheckDriver(StorageDriver):
             ) from e
         metrics.RETRIEVALS.labels(backend).inc()
         metrics.RETRIEVED_BYTES.labels(backend).inc(len(data))
-        actual = hashlib.sha256(data).hexdigest()
-        if actual != digest:
+        try:
+            verify_blob(key, data, digest)
+        except IntegrityError as cause:
             metrics.ERRORS.labels(backend, "retrieve", "IntegrityError").inc()
-            cause = IntegrityError(key, f"expected sha256 {digest}, read {actual}")
             raise ApplicationError(
                 f"claim-check blob corrupted: {key} ({describe_key(key)}) in "
                 f"{self.blobs.description} does not match its SHA-256; refusing to use it",
@@ -146,8 +171,8 @@ class ClaimCheckDriver(StorageDriver):
         payload.ParseFromString(data)
         return payload
 
-    def _checked_claim(self, claim: StorageDriverClaim) -> tuple[str, str]:
-        """Refuse claims that did not come from this driver's layout (forged references)."""
+    def _checked_claim(self, claim: StorageDriverClaim, namespace: str) -> tuple[str, str]:
+        """Refuse claims that did not come from this driver's layout or namespace (forged ones)."""
         data = claim.claim_data
         key, algorithm, digest = (
             data.get("key", ""),
@@ -166,10 +191,24 @@ class ClaimCheckDriver(StorageDriver):
                 type="ClaimCheckInvalidReference",
                 non_retryable=True,
             ) from e
+        try:
+            require_namespace(key, namespace)
+        except ForeignNamespaceError as e:
+            raise ApplicationError(
+                f"claim-check reference refused: {e}",
+                type="ClaimCheckForeignNamespace",
+                non_retryable=True,
+            ) from e
         return key, digest
 
 
-def key_for(context: StorageDriverStoreContext, digest: str) -> str:
+def key_for(context: StorageDriverStoreContext, digest: str, namespace: str) -> str:
+    """The key for a payload stored for ``context``'s target.
+
+    Without a target (no workflow or activity context) the key still names
+    the driver's namespace, never the namespace-less ``v0/d/...`` form, so
+    the namespace guard can read it back.
+    """
     target = context.target
     if isinstance(target, StorageDriverWorkflowInfo):
         return blob_key(
@@ -179,4 +218,4 @@ def key_for(context: StorageDriverStoreContext, digest: str) -> str:
         return blob_key(
             digest, namespace=target.namespace, scope=("at", target.type, target.id, target.run_id)
         )
-    return blob_key(digest)
+    return blob_key(digest, namespace=namespace)

@@ -21,8 +21,10 @@ from workflow_runner.claimcheck import (
     StoreError,
     open_store,
 )
-from workflow_runner.claimcheck.codec import CompressionCodec
+from workflow_runner.claimcheck.codec import CompressionCodec, CorruptPayloadError
+from workflow_runner.claimcheck.errors import IntegrityError
 from workflow_runner.claimcheck.gc import GcReport, collect_garbage
+from workflow_runner.claimcheck.keys import verify_blob
 from workflow_runner.claimcheck.runs import TemporalRunStatus
 from workflow_runner.cli.common import settings_or_exit
 from workflow_runner.cli.output import err, fail, print_json
@@ -47,6 +49,8 @@ def _with_store(action: Any) -> Any:
         return asyncio.run(go())
     except BlobNotFoundError as e:
         fail(str(e))
+    except IntegrityError as e:
+        fail(f"{e}; refusing to print it (--no-verify --raw gives the stored bytes)")
     except StoreError as e:
         fail(str(e))
 
@@ -98,16 +102,34 @@ def get(
     raw: Annotated[
         bool, typer.Option("--raw", help="Stored bytes, not the decoded payload")
     ] = False,
+    no_verify: Annotated[
+        bool,
+        typer.Option("--no-verify", help="Skip the SHA-256 check (forensics on a corrupted blob)"),
+    ] = False,
 ) -> None:
-    """The payload stored under KEY, decompressed and decoded (JSON payloads as JSON)."""
+    """The payload stored under KEY, decompressed and decoded (JSON payloads as JSON).
+
+    The bytes are checked against the SHA-256 in the key first, exactly as the
+    workers' driver does: a corrupted blob is an error (exit 1), never output.
+    """
+    settings = settings_or_exit()
 
     async def action(store: ObjectStore) -> bytes:
         data = await store.get(key)
+        if not no_verify:
+            verify_blob(key, data)
         if raw:
             return data
         payload = Payload()
-        payload.ParseFromString(data)
-        (decoded,) = await CompressionCodec(enabled=False).decode([payload])
+        try:
+            payload.ParseFromString(data)
+        except Exception:  # protobuf's DecodeError has no stable public base class
+            fail(f"blob {key} is not a stored payload; --raw gives its bytes")
+        codec = CompressionCodec(enabled=False, max_decoded_bytes=settings.max_payload_bytes)
+        try:
+            (decoded,) = await codec.decode([payload])
+        except CorruptPayloadError as e:
+            fail(f"blob {key}: {e}")
         return bytes(decoded.data)
 
     data: bytes = _with_store(action)
@@ -178,10 +200,11 @@ def gc(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Delete blobs older than CLAIMCHECK_TTL_DAYS whose workflow run is closed.
+    """Delete blobs older than CLAIMCHECK_TTL_DAYS whose workflow is closed.
 
-    Never a blob of a run that is still open, whatever its age; when Temporal
-    cannot be asked, blobs are kept.
+    Never a blob of a workflow id with an open run (resets, retries and
+    continue-as-new share blobs), whatever its age; when Temporal cannot be
+    asked, or the key names no workflow, blobs are kept.
     """
     settings = settings_or_exit()
 
@@ -222,7 +245,8 @@ def gc(
     typer.echo(
         f"{verb} {report.deleted} of {report.scanned} blobs ({report.bytes_freed} bytes); kept "
         f"{report.kept_open_run} of open runs, {report.kept_young} younger than "
-        f"{settings.ttl_days} days, {report.kept_unknown} whose run could not be checked"
+        f"{settings.ttl_days} days, {report.kept_unknown} whose run could not be checked, "
+        f"{report.kept_unowned} whose owner no key names (or no client serves)"
     )
 
 
