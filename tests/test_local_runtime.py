@@ -16,7 +16,8 @@ from workflow_runner.config import load_settings
 from workflow_runner.local.devserver import DevServer, port_is_open
 from workflow_runner.local.runtime import local_services, open_runtime
 
-OLD_KEY = "v0/ns/default/d/sha256/" + "c" * 64
+# GC deletes only blobs whose workflow is established closed: this id never ran.
+OLD_KEY = "v0/ns/default/wt/T/wi/never-started/ri/r1/d/sha256/" + "c" * 64
 
 
 def age(store: FilesystemStore, key: str, days: float) -> None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
+import os
+import tracemalloc
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,13 +16,16 @@ from typing import Any
 import httpx
 import pytest
 from google.protobuf import json_format
-from temporalio.api.common.v1 import Payloads
+from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.api.sdk.v1.external_storage_pb2 import ExternalStorageReference
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from tests.claimcheck.test_codec_and_driver import bomb_payload
 from tests.e2e_workflows import ACTIVITIES, WORKFLOWS, DigestInput, document_digest, make_document
-from workflow_runner.claimcheck import open_store
+from workflow_runner.claimcheck import ObjectStore, open_store
 from workflow_runner.claimcheck.codec_server import (
+    REFERENCE_TYPE,
     codec_service_for,
     is_reference,
     listening_port,
@@ -184,3 +190,78 @@ def started_input(cli_output: bytes) -> dict[str, Any]:
         "input"
     ]["payloads"][0]
     return payload
+
+
+@pytest.fixture
+async def bare_codec(tmp_path: Path) -> AsyncIterator[tuple[str, ObjectStore]]:
+    """A codec server with the default limits and no token, over an empty store."""
+    settings = load_settings({"BLOB_STORAGE_PATH": str(tmp_path / "blobs")})
+    store = await open_store(settings)
+    runner = await start_codec_server(codec_service_for(settings, store), "127.0.0.1", 0)
+    yield f"http://127.0.0.1:{listening_port(runner)}", store
+    await runner.cleanup()
+    await store.close()
+
+
+def body_of(*payloads: Payload) -> str:
+    return json_format.MessageToJson(Payloads(payloads=list(payloads)))
+
+
+async def test_a_body_over_the_limit_is_a_413_in_json(
+    bare_codec: tuple[str, ObjectStore],
+) -> None:
+    url, _ = bare_codec
+    huge = Payload(metadata={"encoding": b"binary/plain"}, data=os.urandom(7 * 1024 * 1024))
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(f"{url}/decode", content=body_of(huge))
+    assert answer.status_code == 413
+    assert "CODEC_SERVER_MAX_BODY_BYTES" in answer.json()["error"]
+
+
+@pytest.mark.parametrize("kind", ["gzip", "zstd-declared", "zstd-undeclared"])
+async def test_a_decompression_bomb_is_a_400_and_memory_stays_bounded(
+    bare_codec: tuple[str, ObjectStore], kind: str
+) -> None:
+    url, _ = bare_codec
+    body = body_of(bomb_payload(kind), bomb_payload(kind))
+    tracemalloc.start()
+    try:
+        async with httpx.AsyncClient(timeout=60) as http:
+            answer = await http.post(f"{url}/decode", content=body)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert answer.status_code == 400, answer.text
+    error = answer.json()
+    assert error["status"] == 400 and "CODEC_SERVER_MAX_DECODED_BYTES" in error["error"]
+    # 64 MiB may be inflated, plus the body and its parsed copy: nowhere near the 2 GiB claimed.
+    assert peak < 200 * 1024 * 1024, f"the codec server peaked at {peak} bytes"
+
+
+@pytest.mark.parametrize(
+    ("prefix", "named"),
+    [("v0/ns/tenant-b/wt/T/wi/w/ri/r", "'tenant-b'"), ("v0", "no namespace")],
+)
+async def test_a_reference_outside_the_namespace_is_a_403_without_reading(
+    bare_codec: tuple[str, ObjectStore], prefix: str, named: str
+) -> None:
+    url, store = bare_codec
+    secret = Payload(metadata={"encoding": b"json/plain"}, data=b'{"tenant":"b"}')
+    data = secret.SerializeToString()
+    digest = hashlib.sha256(data).hexdigest()
+    key = f"{prefix}/d/sha256/{digest}"
+    await store.put(key, data)
+    reference = ExternalStorageReference(
+        driver_name="workflow-runner.claimcheck",
+        claim_data={"key": key, "hash_algorithm": "sha256", "hash_value": digest},
+    )
+    raw = Payload(
+        metadata={"encoding": b"json/protobuf", "messageType": REFERENCE_TYPE},
+        data=json_format.MessageToJson(reference).encode(),
+    )
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(f"{url}/decode", content=body_of(raw))
+    assert answer.status_code == 403, answer.text
+    error = answer.json()
+    assert named in error["error"] and key in error["error"]
+    assert "payloads" not in error  # the blob's content never came back

@@ -6,21 +6,28 @@ reference) and as a raw payload (a signal crafted to look like one).
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import os
 import string
+import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from temporalio.api.common.v1 import Payload
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import RawValue
+from temporalio.exceptions import ApplicationError
 
-from tests.harness import Harness, workflow
+from tests.claimcheck.test_codec_and_driver import bomb_payload
+from tests.harness import Harness, make_harness, workflow
 from tests.httpserver import LocalHTTPServer
 from workflow_runner.claimcheck import InvalidKeyError
+from workflow_runner.claimcheck.codec_server import REFERENCE_TYPE
 from workflow_runner.claimcheck.keys import blob_key, percent_encode, validate_key
 from workflow_runner.claimcheck.stores import FilesystemStore
 from workflow_runner.local.devserver import DevServer
@@ -109,3 +116,68 @@ async def test_forged_reference_payload_fails_the_run_without_reading(
     with pytest.raises(WorkflowFailureError) as info:
         await handle.result()
     assert "invalid claim-check reference" in str(info.value.cause)
+
+
+WAIT_FOR_GO = workflow(
+    "  - wait:\n      listen:\n        to:\n          one:\n            with:\n"
+    "              type: signal\n              id: go\n"
+)
+
+
+async def signal_raw(server: DevServer, workflow_id: str, payload: Payload) -> None:
+    """Signal as an attacker's client would: no data converter, bytes of its choosing."""
+    plain = await Client.connect(server.address)
+    await plain.get_workflow_handle(workflow_id).signal("go", RawValue(payload))
+
+
+async def failure_type(handle: WorkflowHandle[Any, Any]) -> tuple[str | None, str]:
+    with pytest.raises(WorkflowFailureError) as info:
+        await asyncio.wait_for(handle.result(), timeout=60)
+    cause = info.value.cause
+    assert isinstance(cause, ApplicationError), cause
+    return cause.type, str(cause)
+
+
+async def test_a_reference_to_another_namespaces_blob_fails_the_run_without_reading_it(
+    harness: Harness, temporal_server: DevServer
+) -> None:
+    secret = Payload(metadata={"encoding": b"json/plain"}, data=b'{"tenant":"b"}')
+    data = secret.SerializeToString()
+    digest = hashlib.sha256(data).hexdigest()
+    key = f"v0/ns/tenant-b/wt/Flow/wi/theirs/ri/r1/d/sha256/{digest}"
+    await harness.store.put(key, data)  # intact: only the namespace guard stands in the way
+    handle = await harness.start(WAIT_FOR_GO)
+    forged = {
+        "driverName": "workflow-runner.claimcheck",
+        "claimData": {"key": key, "hash_algorithm": "sha256", "hash_value": digest},
+    }
+    await signal_raw(
+        temporal_server,
+        handle.id,
+        Payload(
+            metadata={"encoding": b"json/protobuf", "messageType": REFERENCE_TYPE},
+            data=json.dumps(forged).encode(),
+        ),
+    )
+    error_type, message = await failure_type(handle)
+    assert error_type == "ClaimCheckForeignNamespace"
+    assert "'tenant-b'" in message and "'default'" in message
+
+
+async def test_a_gzip_bomb_signal_fails_the_run_and_the_worker_stays_small(
+    temporal_server: DevServer, tmp_path: Path
+) -> None:
+    bomb = bomb_payload("gzip")  # 1 GiB of zeros in about 1 MB
+    async with make_harness(
+        temporal_server, tmp_path, CLAIMCHECK_MAX_PAYLOAD_BYTES=str(64 * 1024 * 1024)
+    ) as h:
+        handle = await h.start(WAIT_FOR_GO)
+        tracemalloc.start()
+        try:
+            await signal_raw(temporal_server, handle.id, bomb)
+            error_type, message = await failure_type(handle)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert error_type == "ClaimCheckDecodedTooLarge" and "CLAIMCHECK_MAX_PAYLOAD_BYTES" in message
+    assert peak < 200 * 1024 * 1024, f"the worker peaked at {peak} bytes"
