@@ -76,6 +76,9 @@ class Settings:
     codec_max_decoded_bytes: int = 64 * 1024 * 1024
     gc_interval_hours: float = 24.0
     metrics_port: int = 9464
+    expression_timeout_seconds: float = 60.0
+    expression_max_memory_mb: int = 1024
+    max_then_jumps: int = 10_000
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -209,6 +212,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "a number of hours >= 0 (0 = off)",
         ),
         metrics_port=r.integer("METRICS_PORT", 9464, minimum=0, maximum=65535),
+        expression_timeout_seconds=r.get(
+            "EXPRESSION_TIMEOUT_SECONDS", 60.0, _parse_positive, "a number of seconds > 0"
+        ),
+        expression_max_memory_mb=r.integer("EXPRESSION_MAX_MEMORY_MB", 1024, minimum=16),
+        max_then_jumps=r.integer("MAX_THEN_JUMPS", 10_000, minimum=1),
         secrets=_secrets(r.env),
     )
     if r.problems:
@@ -232,6 +240,13 @@ def _parse_log_format(value: str) -> str:
 def _parse_non_negative(value: str) -> float:
     number = float(value)
     if number < 0:
+        raise ValueError(value)
+    return number
+
+
+def _parse_positive(value: str) -> float:
+    number = float(value)
+    if not number > 0 or number == float("inf"):
         raise ValueError(value)
     return number
 

@@ -13,14 +13,18 @@ never do (a replay would see different values). The prelude rebinds them:
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
 from functools import lru_cache
+from json.encoder import encode_basestring_ascii as _encode_string  # type: ignore[attr-defined]
 from typing import Any
 
 import jq
 
 from workflow_runner.dsl.errors import WorkflowError
+from workflow_runner.dsl.jq_pool import POOL, BudgetExceeded, JqError
 
 EXPRESSION = re.compile(r"^\s*\$\{(?P<body>.*)\}\s*$", re.DOTALL)
 
@@ -63,8 +67,8 @@ def expression_body(value: str) -> str:
 
 @lru_cache(maxsize=4096)
 def _compile(body: str, names: tuple[str, ...]) -> Any:
-    bindings = ", ".join(["$__d", "$__now", "$ENV", *(f"${n}" for n in names)])
-    return jq.compile(f". as [{bindings}] | {_PRELUDE}$__d | ({body})")
+    """Compiled in this process only to check syntax: compiling always terminates."""
+    return jq.compile(_program_text(body, names))
 
 
 def check_syntax(body: str, names: tuple[str, ...]) -> str | None:
@@ -82,7 +86,8 @@ def _clean_jq_message(message: str) -> str:
 
 
 _VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
-_SIMPLE_PATH = re.compile(r"^(\.|\$[A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z_][A-Za-z0-9_]*)*)$")
+# ``$x``, ``$x.a.b``, ``.a.b`` (``.`` alone is matched separately).
+_SIMPLE_PATH = re.compile(r"^(\$[A-Za-z_][A-Za-z0-9_]*)?((?:\.[A-Za-z_][A-Za-z0-9_]*)*)$")
 _MISSING = object()
 
 
@@ -103,11 +108,13 @@ def _fast_path(body: str, data: Any, args: Mapping[str, Any]) -> Any:
     Returns ``_MISSING`` when the expression is not such a path or a step is
     not an object, so jq decides (and reports errors) exactly as it would.
     """
+    if body == ".":
+        return data
     match = _SIMPLE_PATH.match(body)
-    if match is None:
+    if match is None or not body:
         return _MISSING
     root, path = match.groups()
-    if root == ".":
+    if root is None:
         value = data
     elif root[1:] in args:
         value = args[root[1:]]
@@ -127,54 +134,157 @@ def try_fast_path(body: str, data: Any, args: Mapping[str, Any]) -> tuple[bool, 
     return (False, None) if value is _MISSING else (True, value)
 
 
-def larger_than(value: Any, limit: int) -> bool:
-    """Whether ``value``'s JSON is (roughly) over ``limit`` bytes, without serializing it.
+def json_size(value: Any, stop_after: int) -> int:
+    """Bytes of ``value`` as compact JSON (how Temporal's converter writes it), exactly.
 
-    Stops walking as soon as the limit is passed, so the check costs O(limit).
+    Stops walking as soon as the count passes ``stop_after`` (and returns
+    that partial count), so the check costs O(min(size, stop_after)): a
+    runaway output is measured no further than the limit it breaks.
     """
-    budget = [limit]
+    total = 0
 
-    def walk(item: Any) -> bool:
+    def walk(item: Any) -> None:
+        nonlocal total
+        if total > stop_after:
+            return
         if isinstance(item, str):
-            budget[0] -= len(item) + 2
+            total += len(_encode_string(item))
         elif isinstance(item, dict):
+            total += 1 + max(2 * len(item), 1)  # braces; a colon per key; commas
             for key, child in item.items():
-                budget[0] -= len(key) + 4
-                if budget[0] < 0 or walk(child):
-                    return True
-        elif isinstance(item, list):
+                total += len(_encode_string(key if isinstance(key, str) else str(key)))
+                walk(child)
+                if total > stop_after:
+                    return
+        elif isinstance(item, list | tuple):
+            total += 1 + max(len(item), 1)  # brackets and commas
             for child in item:
-                budget[0] -= 1
-                if budget[0] < 0 or walk(child):
-                    return True
+                walk(child)
+                if total > stop_after:
+                    return
+        elif item is None or item is True:
+            total += 4
+        elif item is False:
+            total += 5
+        elif isinstance(item, int):
+            total += len(int.__repr__(item))
+        elif isinstance(item, float):
+            total += len(_encode_float(item))
         else:
-            budget[0] -= 8
-        return budget[0] < 0
+            total += len(json.dumps(item, default=str))
 
-    return walk(value)
+    walk(value)
+    return total
+
+
+def larger_than(value: Any, limit: int) -> bool:
+    """Whether ``value``'s compact JSON is over ``limit`` bytes; costs O(limit) at most."""
+    return json_size(value, limit) > limit
+
+
+def _encode_float(value: float) -> str:
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "Infinity" if value > 0 else "-Infinity"
+    return float.__repr__(value)
+
+
+# -- evaluation in a killable process -------------------------------------------------
+
+# Workflow code must hand control back to Temporal within 2 s (its deadlock
+# detector), so an evaluation inside workflow code gets at most this long,
+# whatever EXPRESSION_TIMEOUT_SECONDS says; the rest of the 2 s is left for
+# the other work of the same workflow task.
+INLINE_TIMEOUT_CAP = 1.0
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What one evaluation may spend: EXPRESSION_TIMEOUT_SECONDS, EXPRESSION_MAX_MEMORY_MB."""
+
+    seconds: float = 60.0
+    memory_mb: int = 1024
+    setting: str = "EXPRESSION_TIMEOUT_SECONDS"
+
+    def inline(self) -> Budget:
+        """The budget inside workflow code: capped below Temporal's deadlock detector."""
+        if self.seconds <= INLINE_TIMEOUT_CAP:
+            return self
+        return replace(
+            self,
+            seconds=INLINE_TIMEOUT_CAP,
+            setting=(
+                f"the cap for expressions evaluated inside workflow code (Temporal's deadlock "
+                f"detector allows 2 s; EXPRESSION_TIMEOUT_SECONDS={self.seconds:g} applies to "
+                f"inputs over 256 KiB)"
+            ),
+        )
+
+
+DEFAULT_BUDGET = Budget()
+
+
+@lru_cache(maxsize=4096)
+def _program_text(body: str, names: tuple[str, ...]) -> str:
+    bindings = ", ".join(["$__d", "$__now", "$ENV", *(f"${n}" for n in names)])
+    return f". as [{bindings}] | {_PRELUDE}$__d | ({body})"
 
 
 def evaluate(
-    body: str, data: Any, args: Mapping[str, Any], *, now: float = 0.0, where: str = ""
+    body: str,
+    data: Any,
+    args: Mapping[str, Any],
+    *,
+    now: float = 0.0,
+    where: str = "",
+    budget: Budget = DEFAULT_BUDGET,
 ) -> Any:
-    """Evaluate one jq body; its first result (``null`` when it yields nothing)."""
+    """Evaluate one jq body; its first result (``null`` when it yields nothing).
+
+    Plain paths are answered here; anything else runs in a jq evaluator
+    process (:mod:`workflow_runner.dsl.jq_pool`) that is killed when the
+    budget runs out, since jq cannot be interrupted in-process.
+    """
     args = select_args(body, args)
     hit, value = try_fast_path(body, data, args)
     if hit:
         return value
     names = tuple(sorted(args))
+    payload = json.dumps([data, now, {}, *(args[n] for n in names)])
     try:
-        program = _compile(body, names)
-        return program.input_value([data, now, {}, *(args[n] for n in names)]).first()
-    except StopIteration:
-        return None
-    except ValueError as e:
-        raise WorkflowError.of(
-            "expression",
-            f"jq expression {body!r} failed: {_clean_jq_message(str(e))}",
-            title="Expression error",
-            instance=where or None,
-        ) from None
+        output = POOL.evaluate(
+            _program_text(body, names),
+            payload,
+            timeout=budget.seconds,
+            memory_mb=budget.memory_mb,
+        )
+    except JqError as e:
+        raise _expression_error(body, f"failed: {_clean_jq_message(str(e))}", where) from None
+    except BudgetExceeded as e:
+        raise _expression_error(body, _budget_message(e, budget), where) from None
+    return json.loads(output) if output else None
+
+
+def _budget_message(error: BudgetExceeded, budget: Budget) -> str:
+    if error.kind == "time":
+        return (
+            f"did not finish within its time budget of {budget.seconds:g} s ({budget.setting}); "
+            "is it an endless loop such as until(false; .) or repeat(.)?"
+        )
+    if error.kind == "memory":
+        return f"ran out of its memory budget of {budget.memory_mb} MiB (EXPRESSION_MAX_MEMORY_MB)"
+    return f"could not be evaluated: {error}"
+
+
+def _expression_error(body: str, problem: str, where: str) -> WorkflowError:
+    shown = body if len(body) <= 200 else body[:200] + "..."
+    return WorkflowError.of(
+        "expression",
+        f"jq expression {shown!r} {problem}",
+        title="Expression error",
+        instance=where or None,
+    )
 
 
 Evaluator = Callable[[str, Any, Mapping[str, Any], str], Awaitable[Any]]

@@ -26,13 +26,18 @@ from workflow_runner.dsl.loader import pointer_join
 from workflow_runner.dsl.tasks import task_entries, task_type
 
 Flow = str | None
-MAX_TASK_RUNS = 100_000
+# MAX_THEN_JUMPS' default. Only jumps back to an earlier (or the same) task can
+# make a cycle, so only those are counted: a long ``for`` is never cut short.
+MAX_THEN_JUMPS = 10_000
 
 
 class WorkflowIO(Protocol):
     """What the interpreter needs from Temporal; implemented by ``engine.workflow``."""
 
     def now(self) -> float: ...
+
+    async def checkpoint(self, pointer: str) -> None:
+        """Before every task run: where the workflow may yield to Temporal between batches."""
 
     async def evaluate(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Any: ...
 
@@ -66,7 +71,9 @@ class Interpreter:
     env: dict[str, str] = field(default_factory=dict)
     context: Any = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
+    max_then_jumps: int = MAX_THEN_JUMPS
     runs: int = 0
+    jumps_back: int = 0
 
     # -- entry point ----------------------------------------------------------
 
@@ -105,7 +112,12 @@ class Interpreter:
             if flow == "exit":
                 return value, None
             if flow is not None and flow != "continue":
-                index = names.index(flow)
+                target = names.index(flow)
+                if target <= index:
+                    self._count_jump_back(
+                        pointer_join(pointer_join(pointer, index), name), name, flow
+                    )
+                index = target
                 continue
             index += 1
         return value, None
@@ -114,12 +126,7 @@ class Interpreter:
         self, pointer: str, name: str, task: dict[str, Any], raw: Any, scope: dict[str, Any]
     ) -> tuple[Any, Flow]:
         self.runs += 1
-        if self.runs > MAX_TASK_RUNS:
-            raise WorkflowError.of(
-                "runtime",
-                f"more than {MAX_TASK_RUNS} task runs: is there a 'then' loop with no exit?",
-                instance=pointer,
-            )
+        await self.io.checkpoint(pointer)
         kind = task_type(task) or "unknown"
         task_info = {"name": name, "reference": pointer, "definition": task, "input": raw}
         args = {**scope, "task": task_info}
@@ -425,6 +432,18 @@ class Interpreter:
         return self.io.emit(attributes), None
 
     # -- helpers --------------------------------------------------------------
+
+    def _count_jump_back(self, pointer: str, name: str, target: str) -> None:
+        """An endless ``then`` cycle fails the run instead of looping until history overflows."""
+        self.jumps_back += 1
+        if self.jumps_back > self.max_then_jumps:
+            raise WorkflowError.of(
+                "runtime",
+                f"more than MAX_THEN_JUMPS ({self.max_then_jumps}) jumps back in this run, the "
+                f"last from '{name}' to '{target}': is there a 'then' cycle with no exit?",
+                title="Too many then jumps",
+                instance=pointer,
+            )
 
     def _arguments(self, args: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -1,4 +1,10 @@
-"""Building a worker that can run any DSL workflow: the workflow type plus the I/O activities."""
+"""Building a worker that can run any DSL workflow: the workflow type plus the I/O activities.
+
+A worker also registers its run limits for its task queue (engine/limits.py),
+checks activity results against CLAIMCHECK_MAX_PAYLOAD_BYTES
+(engine/interceptors.py) and holds a reference on the jq evaluator processes
+(dsl/jq_pool.py): the last worker of the process to stop kills them.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,12 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from workflow_runner.config import Settings
+from workflow_runner.dsl.jq_pool import POOL
 from workflow_runner.engine.activities.expressions import evaluate_expression
 from workflow_runner.engine.activities.http import HttpActivities
 from workflow_runner.engine.activities.process import ProcessActivities
+from workflow_runner.engine.interceptors import PayloadLimitInterceptor
+from workflow_runner.engine.limits import RunLimits, register, unregister
 from workflow_runner.engine.workflow import DslWorkflow
 
 # jq is a C extension the sandbox cannot re-import. Our own package is passed
@@ -35,16 +44,27 @@ async def running_worker(
     runner = SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
     )
+    queue = task_queue or settings.task_queue
+    interceptors = [
+        PayloadLimitInterceptor(settings.max_payload_bytes),
+        *options.pop("interceptors", ()),  # type: ignore[misc]
+    ]
     worker = Worker(
         client,
-        task_queue=task_queue or settings.task_queue,
+        task_queue=queue,
         workflows=[DslWorkflow],
         activities=[http.call_http, processes.run_process, evaluate_expression],
         workflow_runner=runner,
+        interceptors=interceptors,
         **options,  # type: ignore[arg-type]
     )
+    limits = RunLimits.from_settings(settings)
+    register(queue, limits)
+    POOL.attach()
     try:
         async with worker:
             yield worker
     finally:
+        POOL.detach()  # before anything else awaits: frees threads waiting on jq
+        unregister(queue, limits)
         await http.close()

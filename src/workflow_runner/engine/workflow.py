@@ -20,10 +20,17 @@ from temporalio.common import RawValue, RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from workflow_runner.dsl.errors import WorkflowError
-    from workflow_runner.dsl.expressions import evaluate, larger_than, select_args, try_fast_path
+    from workflow_runner.dsl.expressions import evaluate, json_size, select_args, try_fast_path
     from workflow_runner.engine.events import consume_matching, make_event, signal_event
     from workflow_runner.engine.failures import to_application_error, to_workflow_error
     from workflow_runner.engine.interpreter import Interpreter
+    from workflow_runner.engine.limits import (
+        BYTES_PER_UNIT,
+        DEFAULT_LIMITS,
+        Pacer,
+        check_payload_size,
+        limits_for,
+    )
     from workflow_runner.engine.secrets import tokens_for
 
 WORKFLOW_NAME = "DslWorkflow"
@@ -32,6 +39,14 @@ DEFAULT_ACTIVITY_TIMEOUT = timedelta(minutes=10)
 # Above this much JSON, jq runs in a local activity rather than in workflow code.
 INLINE_EXPRESSION_BYTES = 256 * 1024
 EXPRESSION_TIMEOUT = timedelta(minutes=2)
+# The local activity's own timeout is the expression budget plus this much for
+# moving its input and output (the budget itself is enforced by the jq pool).
+EXPRESSION_TRANSFER_MARGIN = timedelta(seconds=30)
+# Progress notes and emitted events kept for the queries; older ones are dropped
+# (a 1,000,000-item loop would otherwise keep 2,000,000 notes in memory).
+PROGRESS_WINDOW = 2000
+EMITTED_WINDOW = 1000
+YIELD_PATCH = "yield-between-batches"
 IO_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=3
 )
@@ -53,6 +68,9 @@ class DslWorkflow:
         self._events: list[dict[str, Any]] = []
         self._emitted: list[dict[str, Any]] = []
         self._progress: list[dict[str, Any]] = []
+        self._progress_offset = 0  # notes dropped from the front of _progress
+        self._limits = DEFAULT_LIMITS
+        self._pacer = Pacer()
         self._definitions: dict[str, dict[str, Any]] = {}
         self._env: dict[str, str] = {}
 
@@ -61,6 +79,7 @@ class DslWorkflow:
         self._definitions = request.definitions
         self._env = request.env
         info = workflow.info()
+        self._limits = limits_for(info.task_queue)
         interpreter = Interpreter(
             definition=request.definition,
             io=self,
@@ -72,11 +91,14 @@ class DslWorkflow:
             },
             secrets=tokens_for(request.definition.get("use", {}).get("secrets", [])),
             env=request.env,
+            max_then_jumps=self._limits.max_then_jumps,
         )
         try:
-            return await interpreter.run(request.input)
+            output = await interpreter.run(request.input)
+            self._check_size(output, "the workflow's output", "/output")
         except WorkflowError as error:
             raise to_application_error(error) from None
+        return output
 
     # -- signals and queries --------------------------------------------------
 
@@ -91,10 +113,16 @@ class DslWorkflow:
 
     @workflow.query
     def progress(self, since: int = 0) -> list[dict[str, Any]]:
-        return self._progress[since:]
+        """Notes from number ``since`` on; each carries its number as ``seq``.
+
+        Only the last PROGRESS_WINDOW or so are kept: a caller that fell
+        further behind gets the oldest kept ones and sees the gap in ``seq``.
+        """
+        return self._progress[max(since - self._progress_offset, 0) :]
 
     @workflow.query
     def emitted_events(self) -> list[dict[str, Any]]:
+        """The events this run emitted (the last EMITTED_WINDOW of them)."""
         return list(self._emitted)
 
     # -- WorkflowIO for the interpreter ----------------------------------------
@@ -103,30 +131,78 @@ class DslWorkflow:
         return workflow.time()
 
     async def evaluate(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Any:
-        """Small inputs inline; big ones in a local activity (see activities/expressions.py)."""
+        """Small inputs inline; big ones in a local activity (see activities/expressions.py).
+
+        Both run jq in a killable evaluator process (dsl/jq_pool.py). Inline,
+        the time budget is capped below Temporal's deadlock detector
+        (``Budget.inline``); the local activity gets EXPRESSION_TIMEOUT_SECONDS.
+        """
         args = select_args(body, args)
         hit, value = try_fast_path(body, data, args)
         if hit:
             return value
-        if not larger_than([data, args], INLINE_EXPRESSION_BYTES):
-            return evaluate(body, data, args, now=workflow.time(), where=where)
-        request = {"body": body, "data": data, "args": args, "now": workflow.time(), "where": where}
+        size = json_size([data, args], INLINE_EXPRESSION_BYTES)
+        self._pacer.add(1 + size // BYTES_PER_UNIT)
+        budget = self._limits.expression
+        if size <= INLINE_EXPRESSION_BYTES:
+            return evaluate(
+                body, data, args, now=workflow.time(), where=where, budget=budget.inline()
+            )
+        request = {
+            "body": body,
+            "data": data,
+            "args": args,
+            "now": workflow.time(),
+            "where": where,
+            "seconds": budget.seconds,
+            "memory_mb": budget.memory_mb,
+        }
+        self._check_size(request, f"the input of the expression at {where}", where)
         return await _as_dsl_errors(
             workflow.execute_local_activity(
                 "evaluate_expression",
                 request,
-                start_to_close_timeout=EXPRESSION_TIMEOUT,
+                start_to_close_timeout=timedelta(seconds=budget.seconds)
+                + EXPRESSION_TRANSFER_MARGIN,
                 retry_policy=IO_RETRY,
                 summary=where,
             ),
             where,
         )
 
+    async def checkpoint(self, pointer: str) -> None:
+        """Called before every task run: yields to Temporal once enough work was done.
+
+        See ``limits.WORK_PER_YIELD``: a no-op local activity every batch,
+        decided by counting, so replays yield at the same points. Histories recorded
+        before this existed have no such yields; ``workflow.patched`` keeps
+        them replaying.
+        """
+        self._pacer.add(1)
+        if self._pacer.due() and workflow.patched(YIELD_PATCH):
+            await workflow.execute_local_activity(
+                "evaluate_expression",
+                {"body": ".", "data": None, "where": pointer},
+                start_to_close_timeout=EXPRESSION_TRANSFER_MARGIN,
+                retry_policy=IO_RETRY,
+                summary=f"yield to Temporal before {pointer}",
+            )
+
+    def _check_size(self, value: Any, what: str, instance: str) -> None:
+        check_payload_size(value, what, self._limits.max_payload_bytes, instance)
+
     async def sleep(self, delay: timedelta) -> None:
         await workflow.sleep(delay)
 
     def progress_note(self, pointer: str, status: str) -> None:
-        self._progress.append({"task": pointer, "status": status, "at": workflow.time()})
+        seq = self._progress_offset + len(self._progress)
+        self._progress.append(
+            {"task": pointer, "status": status, "at": workflow.time(), "seq": seq}
+        )
+        if len(self._progress) >= 2 * PROGRESS_WINDOW:
+            dropped = len(self._progress) - PROGRESS_WINDOW
+            del self._progress[:dropped]
+            self._progress_offset += dropped
 
     async def call_http(
         self, request: dict[str, Any], limit: timedelta | None, pointer: str
@@ -141,6 +217,7 @@ class DslWorkflow:
     async def _activity(
         self, name: str, request: dict[str, Any], limit: timedelta | None, pointer: str
     ) -> Any:
+        self._check_size(request, f"the request of {name}", pointer)
         return await _as_dsl_errors(
             workflow.execute_activity(
                 name,
@@ -162,6 +239,7 @@ class DslWorkflow:
                 f"workflow {reference} was not found next to the main definition (known: {known})",
                 instance=pointer,
             )
+        self._check_size(input, "the child workflow's input", pointer)
         child_id = (
             f"{workflow.info().workflow_id}{pointer.replace('/', '.')}-{workflow.uuid4().hex[:8]}"
         )
@@ -203,6 +281,8 @@ class DslWorkflow:
             source=f"workflow-runner/{workflow.info().workflow_id}",
         )
         self._emitted.append(event)
+        if len(self._emitted) > EMITTED_WINDOW:
+            del self._emitted[0]
         self._events.append(event)
         return event
 
