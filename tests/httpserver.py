@@ -70,7 +70,13 @@ class _Handler(BaseHTTPRequestHandler):
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         path = url.path
         self.server.requests.append(
-            {"method": method, "path": path, "headers": dict(self.headers), "body": body}
+            {
+                "method": method,
+                "path": path,
+                "query": url.query,
+                "headers": dict(self.headers),
+                "body": body,
+            }
         )
         if path == "/json":
             self._json({"message": "hello", "n": 42})

@@ -22,6 +22,7 @@ from workflow_runner.engine.activities.http import HttpActivities
 from workflow_runner.engine.activities.process import ProcessActivities
 from workflow_runner.engine.interceptors import PayloadLimitInterceptor
 from workflow_runner.engine.limits import RunLimits, register, unregister
+from workflow_runner.engine.secrets import secret_nonce
 from workflow_runner.engine.workflow import DslWorkflow
 
 # jq is a C extension the sandbox cannot re-import. Our own package is passed
@@ -53,7 +54,7 @@ async def running_worker(
         client,
         task_queue=queue,
         workflows=[DslWorkflow],
-        activities=[http.call_http, processes.run_process, evaluate_expression],
+        activities=[http.call_http, processes.run_process, evaluate_expression, secret_nonce],
         workflow_runner=runner,
         interceptors=interceptors,
         **options,  # type: ignore[arg-type]

@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
         check_payload_size,
         limits_for,
     )
-    from workflow_runner.engine.secrets import tokens_for
+    from workflow_runner.engine.secrets import NONCE_ACTIVITY, tokens_for
 
 WORKFLOW_NAME = "DslWorkflow"
 EVENT_SIGNAL = "event"
@@ -73,6 +73,7 @@ class DslWorkflow:
         self._pacer = Pacer()
         self._definitions: dict[str, dict[str, Any]] = {}
         self._env: dict[str, str] = {}
+        self._secret_scope: dict[str, Any] = {"nonce": "", "names": []}
 
     @workflow.run
     async def run(self, request: RunRequest) -> Any:
@@ -80,6 +81,13 @@ class DslWorkflow:
         self._env = request.env
         info = workflow.info()
         self._limits = limits_for(info.task_queue)
+        # Per-run nonce: only tokens carrying it resolve (see engine/secrets.py).
+        names = list(request.definition.get("use", {}).get("secrets", []))
+        if names:
+            nonce = await workflow.execute_local_activity(
+                NONCE_ACTIVITY, start_to_close_timeout=EXPRESSION_TIMEOUT, result_type=str
+            )
+            self._secret_scope = {"nonce": nonce, "names": names}
         interpreter = Interpreter(
             definition=request.definition,
             io=self,
@@ -89,7 +97,7 @@ class DslWorkflow:
                 "definition": request.definition.get("document", {}),
                 "startedAt": {"iso8601": info.start_time.isoformat()},
             },
-            secrets=tokens_for(request.definition.get("use", {}).get("secrets", [])),
+            secrets=tokens_for(names, self._secret_scope["nonce"]),
             env=request.env,
             max_then_jumps=self._limits.max_then_jumps,
         )
@@ -221,7 +229,7 @@ class DslWorkflow:
         return await _as_dsl_errors(
             workflow.execute_activity(
                 name,
-                request,
+                {**request, "secret_scope": self._secret_scope},
                 start_to_close_timeout=limit or DEFAULT_ACTIVITY_TIMEOUT,
                 retry_policy=IO_RETRY,
                 summary=pointer,

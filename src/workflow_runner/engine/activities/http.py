@@ -4,21 +4,54 @@ Status handling follows the DSL: a 4xx is the caller's mistake and will not
 improve on retry (non-retryable communication error); a 5xx or a connection
 failure may (retryable). A large response is just a large activity result:
 the claim check offloads it at the payload layer.
+
+The body is streamed and capped (``HTTP_MAX_RESPONSE_BYTES``, never above
+``CLAIMCHECK_MAX_PAYLOAD_BYTES``): without a cap a 200 MB response was held
+several times over (3.7 GB RSS) before it even reached the claim check. Past
+the cap the activity fails for good, naming the variable — the same URL will
+not get smaller on retry. Memory stays at about one copy of the body plus its
+decoded form: chunks go into one ``bytearray``, which JSON/text/base64
+decoding read directly, and redaction walks the decoded value in place.
+
+Secrets: only the run's own tokens are revealed (``SecretScope``, see
+engine/secrets.py); every secret value is redacted from the result, from JSON
+keys and header names as well as values, and from byte bodies before they
+are base64-encoded.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from workflow_runner.dsl.errors import WorkflowError
 from workflow_runner.engine.activities.errors import activity_failure
-from workflow_runner.engine.secrets import redact, redact_value, reveal
+from workflow_runner.engine.secrets import (
+    MissingSecretError,
+    SecretScope,
+    disarm,
+    redact,
+    redact_bytes,
+    redact_value,
+    reveal,
+)
+
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+LIMIT_VARIABLE = "HTTP_MAX_RESPONSE_BYTES"
+# How much of an error response is read for the error's detail.
+_ERROR_BODY_BYTES = 4096
+
+# httpx logs every request line at INFO, query string (and so any secret in
+# it) included; the log handlers redact too (cli/logs.py), this keeps the line
+# from being produced at all.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @dataclass
@@ -31,13 +64,36 @@ class HttpRequest:
     output: str = "content"
     redirect: bool = False
     instance: str = ""
+    secret_scope: SecretScope | None = None
+
+
+@dataclass
+class _Response:
+    """What shaping the output needs: status, headers and the (capped) body."""
+
+    status_code: int
+    headers: httpx.Headers
+    encoding: str
+    body: bytearray
+
+
+class ResponseTooLarge(Exception):
+    def __init__(self, read: int) -> None:
+        self.read = read
 
 
 class HttpActivities:
     """Holds one ``httpx.AsyncClient`` for the worker's life (connection reuse)."""
 
-    def __init__(self, secrets: dict[str, str], timeout_seconds: float = 300.0) -> None:
+    def __init__(
+        self,
+        secrets: dict[str, str],
+        timeout_seconds: float = 300.0,
+        *,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
         self.secrets = secrets
+        self.max_response_bytes = max_response_bytes
         self.client = httpx.AsyncClient(timeout=timeout_seconds)
 
     async def close(self) -> None:
@@ -45,11 +101,28 @@ class HttpActivities:
 
     @activity.defn(name="call_http")
     async def call_http(self, request: HttpRequest) -> Any:
-        headers = {str(k): str(v) for k, v in reveal(request.headers, self.secrets).items()}
-        params = {k: _query_value(v) for k, v in reveal(request.query, self.secrets).items()}
+        try:
+            return await self._call(request)
+        except ApplicationError:
+            raise
+        except MissingSecretError as e:
+            error = WorkflowError.of(
+                "configuration", str(e), title="Secret not set", instance=request.instance
+            )
+            raise activity_failure(error, retryable=False) from None
+        except Exception as e:
+            # Whatever failed may quote the revealed request (a URL, a header):
+            # only a redacted message, without the original as cause, leaves.
+            message = redact(f"{request.method.upper()} {request.uri}: {e}", self.secrets)
+            raise ApplicationError(message, type=type(e).__name__) from None
+
+    async def _call(self, request: HttpRequest) -> Any:
+        scope = request.secret_scope
+        headers = {str(k): str(v) for k, v in reveal(request.headers, self.secrets, scope).items()}
+        params = {k: _query_value(v) for k, v in reveal(request.query, self.secrets, scope).items()}
         # Merge, not replace: httpx drops a URI's own query string when given params.
-        uri = httpx.URL(reveal(request.uri, self.secrets)).copy_merge_params(params)
-        body = reveal(request.body, self.secrets)
+        uri = httpx.URL(reveal(request.uri, self.secrets, scope)).copy_merge_params(params)
+        body = reveal(request.body, self.secrets, scope)
         kwargs: dict[str, Any] = {"headers": headers}
         if body is not None:
             if isinstance(body, str | bytes):
@@ -58,9 +131,28 @@ class HttpActivities:
                 kwargs["json"] = body
         method = request.method.upper()
         try:
-            response = await self.client.request(
+            async with self.client.stream(
                 method, uri, follow_redirects=request.redirect, **kwargs
+            ) as streamed:
+                ok_until = 399 if request.redirect else 299
+                if not 200 <= streamed.status_code <= ok_until:
+                    raise self._status_failure(request, streamed, await _head(streamed))
+                response = _Response(
+                    streamed.status_code,
+                    streamed.headers,
+                    streamed.encoding or "utf-8",
+                    await self._read_capped(streamed),
+                )
+        except ResponseTooLarge as e:
+            error = WorkflowError.of(
+                "communication",
+                f"{method} {request.uri}: response body is larger than {LIMIT_VARIABLE}="
+                f"{self.max_response_bytes} bytes (read {e.read} bytes so far); raise "
+                f"{LIMIT_VARIABLE} (at most CLAIMCHECK_MAX_PAYLOAD_BYTES) or request less",
+                title="HTTP response too large",
+                instance=request.instance,
             )
+            raise activity_failure(error, retryable=False) from None
         except httpx.HTTPError as e:
             error = WorkflowError.of(
                 "communication",
@@ -69,58 +161,88 @@ class HttpActivities:
                 instance=request.instance,
             )
             raise activity_failure(error, retryable=True) from None
-        ok_until = 399 if request.redirect else 299
-        if not 200 <= response.status_code <= ok_until:
-            error = WorkflowError(
-                type="https://serverlessworkflow.io/spec/1.0.0/errors/communication",
-                status=response.status_code,
-                title=f"HTTP {response.status_code} {response.reason_phrase}",
-                detail=redact(
-                    f"{method} {request.uri} returned {response.status_code}: "
-                    f"{response.text[:500]}",
-                    self.secrets,
-                ),
-                instance=request.instance,
-            )
-            raise activity_failure(error, retryable=response.status_code >= 500)
-        return redact_value(shape_output(request, response), self.secrets)
+        return redact_value(self._shape_output(request, response), self.secrets)
+
+    async def _read_capped(self, response: httpx.Response) -> bytearray:
+        """The decoded body, failing as soon as it exceeds the cap (checked per chunk)."""
+        cap = self.max_response_bytes
+        declared = response.headers.get("content-length", "")
+        identity = response.headers.get("content-encoding", "identity") == "identity"
+        if identity and declared.isdigit() and int(declared) > cap:
+            raise ResponseTooLarge(0)  # refuse up front; the server told us the size
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > cap:
+                raise ResponseTooLarge(len(body))
+        return body
+
+    def _status_failure(
+        self, request: HttpRequest, response: httpx.Response, head: bytes
+    ) -> ApplicationError:
+        text = redact(head.decode(response.encoding or "utf-8", errors="replace"), self.secrets)
+        error = WorkflowError(
+            type="https://serverlessworkflow.io/spec/1.0.0/errors/communication",
+            status=response.status_code,
+            title=f"HTTP {response.status_code} {response.reason_phrase}",
+            detail=redact(
+                f"{request.method.upper()} {request.uri} returned {response.status_code}: "
+                f"{text[:500]}",
+                self.secrets,
+            ),
+            instance=request.instance,
+        )
+        return activity_failure(error, retryable=response.status_code >= 500)
+
+    def _shape_output(self, request: HttpRequest, response: _Response) -> Any:
+        if request.output == "raw":
+            return _base64(redact_bytes(response.body, self.secrets))
+        content = self._decode_content(response)
+        if request.output == "response":
+            return {
+                "request": {
+                    "method": request.method.upper(),
+                    "uri": disarm(request.uri),
+                    "headers": disarm(request.headers),
+                },
+                "statusCode": response.status_code,
+                "headers": dict(response.headers),
+                "content": content,
+            }
+        return content
+
+    def _decode_content(self, response: _Response) -> Any:
+        """JSON stays JSON (arrays too), text stays text, anything else is base64."""
+        body = response.body
+        if not body:
+            return None
+        content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type.endswith("json"):  # application/json and any +json type
+            try:
+                return json.loads(body)
+            except ValueError:
+                return body.decode(response.encoding, errors="replace")
+        if content_type.startswith("text/") or content_type in ("application/xml", ""):
+            try:
+                return body.decode(response.encoding)
+            except (UnicodeDecodeError, LookupError):
+                pass
+        return _base64(redact_bytes(body, self.secrets))
+
+
+async def _head(response: httpx.Response) -> bytes:
+    """The start of an error response: enough for a message, never the whole of it."""
+    head = bytearray()
+    async for chunk in response.aiter_bytes():
+        head += chunk
+        if len(head) >= _ERROR_BODY_BYTES:
+            break
+    return bytes(head[:_ERROR_BODY_BYTES])
+
+
+def _base64(data: bytes | bytearray) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
 def _query_value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
-
-
-def decode_content(response: httpx.Response) -> Any:
-    """JSON stays JSON (arrays too), text stays text, anything else is base64."""
-    if not response.content:
-        return None
-    content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type.endswith("json"):  # application/json and any +json type
-        try:
-            return response.json()
-        except ValueError:
-            return response.text
-    if content_type.startswith("text/") or content_type in ("application/xml", ""):
-        try:
-            return response.content.decode(response.encoding or "utf-8")
-        except UnicodeDecodeError:
-            pass
-    return base64.b64encode(response.content).decode()
-
-
-def shape_output(request: HttpRequest, response: httpx.Response) -> Any:
-    if request.output == "raw":
-        return base64.b64encode(response.content).decode()
-    content = decode_content(response)
-    if request.output == "response":
-        return {
-            "request": {
-                "method": request.method.upper(),
-                "uri": request.uri,
-                "headers": request.headers,
-            },
-            "statusCode": response.status_code,
-            "headers": dict(response.headers),
-            "content": content,
-        }
-    return content

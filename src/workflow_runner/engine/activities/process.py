@@ -3,6 +3,15 @@
 Arguments are appended to the command as shell-quoted words, so data from
 the workflow cannot inject shell syntax. A process outlives nothing: when
 the activity is cancelled or times out, the whole process group is killed.
+
+A child process gets a minimal environment, not the worker's: the worker
+holds the blob store's credentials (``R2_*``, ``S3_*``, ``AWS_*``), the codec
+server's token and every ``WORKFLOW_SECRET_*`` value, and a shell command is
+often built from workflow data or runs third-party tools. So the child sees
+only ``INHERITED_VARIABLES`` (what programs need to find themselves, their
+locale, time zone and temporary directory) plus what the task declares in
+``environment`` — where a secret is given on purpose, as
+``${ $secrets.NAME }``, and only when the definition declares it.
 """
 
 from __future__ import annotations
@@ -21,7 +30,18 @@ from temporalio import activity
 
 from workflow_runner.dsl.errors import WorkflowError
 from workflow_runner.engine.activities.errors import activity_failure
-from workflow_runner.engine.secrets import redact, reveal
+from workflow_runner.engine.secrets import MissingSecretError, SecretScope, redact, reveal
+
+# Passed on from the worker's environment; everything else is withheld. Not
+# the proxy variables: their URLs often carry credentials (declare them on the
+# task when a command needs them).
+INHERITED_VARIABLES = frozenset(
+    {
+        *("PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM"),
+        *("LANG", "LANGUAGE", "TZ", "TMPDIR"),
+        *("SSL_CERT_FILE", "SSL_CERT_DIR"),  # where the trusted CAs are: paths, not secrets
+    }
+)
 
 
 @dataclass
@@ -34,6 +54,15 @@ class ProcessRequest:
     wait: bool = True
     stdin: str | None = None
     instance: str = ""
+    secret_scope: SecretScope | None = None
+
+
+def child_environment(declared: dict[str, str]) -> dict[str, str]:
+    """The allow-listed part of the worker's environment (``LC_*`` too), then ``declared``."""
+    inherited = {
+        k: v for k, v in os.environ.items() if k in INHERITED_VARIABLES or k.startswith("LC_")
+    }
+    return {**inherited, **declared}
 
 
 class ProcessActivities:
@@ -42,13 +71,21 @@ class ProcessActivities:
 
     @activity.defn(name="run_process")
     async def run_process(self, request: ProcessRequest) -> Any:
-        env = {
-            **os.environ,
-            **{k: str(v) for k, v in reveal(request.environment, self.secrets).items()},
-        }
-        arguments = reveal(request.arguments, self.secrets)
+        try:
+            return await self._run(request)
+        except MissingSecretError as e:
+            error = WorkflowError.of(
+                "configuration", str(e), title="Secret not set", instance=request.instance
+            )
+            raise activity_failure(error, retryable=False) from None
+
+    async def _run(self, request: ProcessRequest) -> Any:
+        scope = request.secret_scope
+        declared = reveal(request.environment, self.secrets, scope)
+        env = child_environment({str(k): str(v) for k, v in declared.items()})
+        arguments = reveal(request.arguments, self.secrets, scope)
         if request.kind == "shell":
-            command = reveal(request.command, self.secrets)
+            command = reveal(request.command, self.secrets, scope)
             # Arguments are appended as shell-quoted words: data cannot become syntax.
             argv = ["/bin/sh", "-c", " ".join([command, *map(shlex.quote, _argv(arguments))])]
         else:
