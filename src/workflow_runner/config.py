@@ -59,6 +59,7 @@ class Settings:
     threshold_bytes: int = 51_200
     compression_enabled: bool = True
     max_payload_bytes: int = 512 * 1024 * 1024
+    http_max_response_bytes: int = 64 * 1024 * 1024
     ttl_days: int = 30
     s3: S3Settings | None = None
     temporal_address: str | None = None
@@ -175,6 +176,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         threshold_bytes=r.integer("CLAIMCHECK_THRESHOLD_BYTES", 51_200, minimum=1),
         compression_enabled=r.boolean("CLAIMCHECK_COMPRESSION_ENABLED", True),
         max_payload_bytes=r.integer("CLAIMCHECK_MAX_PAYLOAD_BYTES", 512 * 1024 * 1024, minimum=1),
+        http_max_response_bytes=r.integer("HTTP_MAX_RESPONSE_BYTES", 64 * 1024 * 1024, minimum=1),
         ttl_days=r.integer("CLAIMCHECK_TTL_DAYS", 30, minimum=0),
         s3=s3,
         temporal_address=r.raw("TEMPORAL_SERVICE_ADDRESS"),

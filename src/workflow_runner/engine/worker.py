@@ -40,7 +40,10 @@ async def running_worker(
     client: Client, settings: Settings, *, task_queue: str | None = None, **options: object
 ) -> AsyncIterator[Worker]:
     """A started worker for ``task_queue``; shut down (activities drained) on exit."""
-    http = HttpActivities(dict(settings.secrets))
+    http = HttpActivities(
+        dict(settings.secrets),
+        max_response_bytes=min(settings.http_max_response_bytes, settings.max_payload_bytes),
+    )
     processes = ProcessActivities(dict(settings.secrets))
     runner = SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
