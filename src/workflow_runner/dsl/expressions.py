@@ -239,12 +239,15 @@ def evaluate(
     now: float = 0.0,
     where: str = "",
     budget: Budget = DEFAULT_BUDGET,
+    interruptible: bool = False,
 ) -> Any:
     """Evaluate one jq body; its first result (``null`` when it yields nothing).
 
     Plain paths are answered here; anything else runs in a jq evaluator
     process (:mod:`workflow_runner.dsl.jq_pool`) that is killed when the
     budget runs out, since jq cannot be interrupted in-process.
+    ``interruptible`` (activities only) lets a stopping worker kill it:
+    :class:`~workflow_runner.dsl.jq_pool.EvaluatorStopped` is raised then.
     """
     args = select_args(body, args)
     hit, value = try_fast_path(body, data, args)
@@ -258,6 +261,7 @@ def evaluate(
             payload,
             timeout=budget.seconds,
             memory_mb=budget.memory_mb,
+            interruptible=interruptible,
         )
     except JqError as e:
         raise _expression_error(body, f"failed: {_clean_jq_message(str(e))}", where) from None

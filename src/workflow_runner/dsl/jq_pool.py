@@ -53,14 +53,30 @@ class JqError(Exception):
     """jq itself reported an error (compile or runtime): the program is at fault."""
 
 
+class EvaluatorStopped(Exception):
+    """The pool was stopped under this evaluation (the worker is shutting down).
+
+    Not the program's fault, so not a DSL error: the local activity that
+    asked fails retryably and the run carries on elsewhere.
+    """
+
+
 @dataclass(eq=False)
 class _Child:
     process: subprocess.Popen[bytes]
     to_child: int
     from_child: int
+    interruptible: bool = False  # its caller is an activity, not workflow code
+    stopped: bool = False  # killed by the pool's owner, not by its budget
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def stop(self) -> None:
+        """SIGKILL only: the thread reading its pipe sees EOF and closes the pipes itself."""
+        self.stopped = True
+        if self.alive():
+            self.process.kill()
 
     def kill(self) -> None:
         if self.alive():
@@ -78,6 +94,7 @@ class EvaluatorPool:
         self._busy: set[_Child] = set()
         self._spawner: ThreadPoolExecutor | None = None
         self._users = 0
+        self._draining = False  # the last worker stopped: evaluators are not kept
 
     # -- lifecycle --------------------------------------------------------------
 
@@ -111,26 +128,43 @@ class EvaluatorPool:
         """A worker starts using the pool: one evaluator is started ahead of need."""
         with self._lock:
             self._users += 1
+            self._draining = False
             cold = not self._idle and not self._busy
         if cold:
             self.warm(1)
 
     def detach(self) -> None:
-        """A worker stops; when it was the last one, every evaluator is killed."""
+        """A worker is stopping; when it was the last one, evaluators go.
+
+        Called *before* the worker drains: a local activity waiting on jq
+        (budget up to EXPRESSION_TIMEOUT_SECONDS) would otherwise hold the
+        shutdown, and Ctrl-C, for that long. Its evaluator is killed and it
+        fails with :class:`EvaluatorStopped`. Evaluations from workflow code
+        (at most ``INLINE_TIMEOUT_CAP``) are left to finish: failing them
+        would fail the run.
+        """
         with self._lock:
             self._users = max(self._users - 1, 0)
-            last = self._users == 0
-        if last:
-            self.shutdown()
+            if self._users:
+                return
+            self._draining = True
+            idle, self._idle = self._idle, []
+            interrupted = [c for c in self._busy if c.interruptible]
+        for child in idle:
+            child.kill()
+        for child in interrupted:
+            child.stop()
 
     def shutdown(self) -> None:
-        """Kill every evaluator; evaluations in flight fail (their caller is stopping)."""
+        """Kill every evaluator (at exit); evaluations in flight fail with EvaluatorStopped."""
         with self._lock:
-            children = [*self._idle, *self._busy]
-            self._idle, self._busy = [], set()
+            idle, self._idle = self._idle, []
+            busy = list(self._busy)
             spawner, self._spawner = self._spawner, None
-        for child in children:
+        for child in idle:
             child.kill()
+        for child in busy:
+            child.stop()
         if spawner is not None:
             spawner.shutdown(wait=False)
 
@@ -160,7 +194,7 @@ class EvaluatorPool:
     def _release(self, child: _Child) -> None:
         with self._lock:
             self._busy.discard(child)
-            keep = len(self._idle) < MAX_IDLE
+            keep = len(self._idle) < MAX_IDLE and not self._draining and not child.stopped
             if keep:
                 self._idle.append(child)
         if not keep:
@@ -173,14 +207,27 @@ class EvaluatorPool:
 
     # -- evaluation -------------------------------------------------------------
 
-    def evaluate(self, program: str, input_text: str, *, timeout: float, memory_mb: int) -> str:
+    def evaluate(
+        self,
+        program: str,
+        input_text: str,
+        *,
+        timeout: float,
+        memory_mb: int,
+        interruptible: bool = False,
+    ) -> str:
         """The first output of ``program`` on ``input_text`` as JSON text ("" when none).
 
-        Raises :class:`JqError` for jq's own errors and :class:`BudgetExceeded`
-        when ``timeout`` seconds or ``memory_mb`` MiB are exceeded.
+        Raises :class:`JqError` for jq's own errors, :class:`BudgetExceeded`
+        when ``timeout`` seconds or ``memory_mb`` MiB are exceeded, and
+        :class:`EvaluatorStopped` when an ``interruptible`` evaluation's worker
+        stops under it.
         """
         code, data = program.encode(), input_text.encode()
+        if interruptible and self._draining:
+            raise EvaluatorStopped("the jq evaluators are stopped: the worker is stopping")
         child = self._acquire()
+        child.interruptible = interruptible
         deadline = time.monotonic() + timeout
         try:
             _write_all(child.to_child, REQUEST.pack(memory_mb, len(code), len(data)) + code + data)
@@ -190,6 +237,10 @@ class EvaluatorPool:
             raise BudgetExceeded("time", f"still running after {timeout:g} s") from None
         except (EOFError, BrokenPipeError):
             self._discard(child)
+            if child.stopped:
+                raise EvaluatorStopped(
+                    "the jq evaluator was stopped: the worker is stopping"
+                ) from None
             raise _death(child) from None
         except BaseException:
             self._discard(child)  # interrupted mid-protocol: the child's state is unknown

@@ -65,10 +65,18 @@ async def running_worker(
     limits = RunLimits.from_settings(settings)
     register(queue, limits)
     POOL.attach()
+    attached = True
     try:
         async with worker:
-            yield worker
+            try:
+                yield worker
+            finally:
+                # Before the worker drains: a local activity waiting on jq must not
+                # hold the shutdown (or Ctrl-C) for its whole budget.
+                POOL.detach()
+                attached = False
     finally:
-        POOL.detach()  # before anything else awaits: frees threads waiting on jq
+        if attached:
+            POOL.detach()
         unregister(queue, limits)
         await http.close()

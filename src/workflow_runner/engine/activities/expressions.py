@@ -13,13 +13,21 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from workflow_runner.dsl.errors import WorkflowError
 from workflow_runner.dsl.expressions import DEFAULT_BUDGET, Budget, evaluate
+from workflow_runner.dsl.jq_pool import EvaluatorStopped
 from workflow_runner.engine.activities.errors import activity_failure
+
+# A local activity whose retry waits longer than the SDK's local retry threshold
+# (1 minute) is retried through a workflow timer: the workflow task completes,
+# the stopping worker can finish, and the next worker evaluates again.
+RETRY_AFTER_STOP = timedelta(seconds=61)
 
 
 @dataclass
@@ -45,6 +53,13 @@ async def evaluate_expression(request: ExpressionRequest) -> Any:
             now=request.now,
             where=request.where,
             budget=budget,
+            interruptible=True,
         )
     except WorkflowError as error:
         raise activity_failure(error, retryable=False) from None
+    except EvaluatorStopped as stopped:
+        # The worker is stopping (its evaluator was killed so that shutdown, or
+        # Ctrl-C, need not wait for the whole budget): not the expression's fault.
+        raise ApplicationError(
+            str(stopped), type="EvaluatorStopped", next_retry_delay=RETRY_AFTER_STOP
+        ) from None
