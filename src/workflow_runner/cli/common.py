@@ -9,6 +9,7 @@ from typing import Any
 from workflow_runner.cli.output import EXIT_INVALID, fail
 from workflow_runner.config import ConfigError, Settings, load_settings
 from workflow_runner.dsl import Definition, DefinitionError, load_definition
+from workflow_runner.dsl.loader import MAX_NESTING
 
 
 def settings_or_exit() -> Settings:
@@ -29,18 +30,58 @@ def definition_or_exit(path: Path) -> Definition:
         )
 
 
-def parse_json_option(value: str | None, what: str) -> Any:
-    """``--input '{"a": 1}'`` or ``--input @file.json``."""
+def nesting_depth(value: Any) -> int:
+    """How deeply lists and objects nest in ``value``, counted without recursing."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth + 1)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def parse_json_option(value: str | None, what: str, *, max_bytes: int) -> Any:
+    """``--input '{"a": 1}'`` or ``--input @file.json``; exit 2 naming ``what`` if unusable.
+
+    Input obeys the same bounds as a definition's data: a file larger than
+    CLAIMCHECK_MAX_PAYLOAD_BYTES is refused before it is read, and nesting
+    deeper than ``MAX_NESTING`` is refused here rather than as a recursion
+    error inside Temporal's payload converter or the workflow.
+    """
     if value is None:
         return None
     text = value
     if value.startswith("@"):
         path = Path(value[1:])
         try:
+            size = path.stat().st_size
+            if size > max_bytes:
+                fail(
+                    f"{what} file {path} is {size} bytes, more than the {max_bytes} that "
+                    "CLAIMCHECK_MAX_PAYLOAD_BYTES allows",
+                    EXIT_INVALID,
+                )
             text = path.read_text(encoding="utf-8")
         except OSError as e:
             fail(f"cannot read {what} file {path}: {e.strerror}", EXIT_INVALID)
+        except UnicodeDecodeError as e:
+            fail(f"{what} file {path} is not UTF-8 text: {e.reason}", EXIT_INVALID)
+    too_deep = f"{what} is nested too deeply (more than {MAX_NESTING} levels)"
     try:
-        return json.loads(text)
+        parsed = json.loads(text)
     except json.JSONDecodeError as e:
         fail(f"{what} is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}", EXIT_INVALID)
+    except RecursionError:
+        fail(too_deep, EXIT_INVALID)
+    except ValueError as e:  # e.g. an integer of more than 4300 digits
+        fail(f"{what} is not usable JSON: {e}", EXIT_INVALID)
+    if nesting_depth(parsed) > MAX_NESTING:
+        fail(too_deep, EXIT_INVALID)
+    return parsed

@@ -4,58 +4,182 @@ Contract of ``run``: only the workflow output goes to stdout (as JSON), so it
 can be piped; progress and errors go to stderr. Exit 0 on success, 1 when the
 workflow fails (the spec error as JSON on stderr), 2 when the definition,
 input or configuration is invalid (nothing ran).
+
+Errors: every command's exceptions end in one place, :meth:`CommandGroup.invoke`,
+which turns each by its type into one line on stderr and an exit code; no
+command prints a traceback, and no error is recognised by its text.
+
+Start-up time: ``validate`` and ``--help`` are run by editors, pre-commit
+hooks and people, so this module imports only typer and rich at the top.
+Temporal, aiohttp, the AWS SDK and prometheus_client (about a second of
+imports) are imported inside the commands that use them, and ``blobs`` is
+loaded only when it is invoked.
 """
 
 from __future__ import annotations
 
-import asyncio
-import signal
+import contextlib
+import importlib
+import logging
+import sys
 import time
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, NoReturn, TypeVar
 
 import typer
-from prometheus_client import start_http_server
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.exceptions import ApplicationError
+from typer.core import TyperGroup
+from typer.main import get_command
 
-from workflow_runner.claimcheck import StoreError, open_store
-from workflow_runner.claimcheck.codec_server import (
-    CodecServerError,
-    codec_service_for,
-    listening_port,
-    start_codec_server,
-)
-from workflow_runner.cli.blobs import blobs_app
-from workflow_runner.cli.common import definition_or_exit, parse_json_option, settings_or_exit
-from workflow_runner.cli.logs import configure_logging
 from workflow_runner.cli.output import (
+    EXIT_FAILED,
     EXIT_INVALID,
     err,
     fail,
     fail_with_error_json,
+    one_line,
     print_json,
 )
-from workflow_runner.config import Settings
-from workflow_runner.dsl.errors import WorkflowError
-from workflow_runner.engine.client import start_run
-from workflow_runner.engine.workflow import EVENT_SIGNAL
-from workflow_runner.local.devserver import DevServerError
-from workflow_runner.local.runtime import local_services, open_runtime
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from temporalio.client import WorkflowFailureError, WorkflowHandle
+
+    from workflow_runner.config import Settings
+    from workflow_runner.dsl import Definition
+
+T = TypeVar("T")
+EXIT_INTERRUPTED = 130
+log = logging.getLogger(__name__)
+
+# Sub-apps imported only when invoked: name -> (module, attribute, help for the listing).
+LAZY_GROUPS: dict[str, tuple[str, str, str]] = {
+    "blobs": ("workflow_runner.cli.blobs", "blobs_app", "Inspect and manage offloaded payloads."),
+}
+
+
+class WorkflowFailed(Exception):
+    """Carries the spec error out of the event loop, printed once all else is shut down."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(error.get("title") or error.get("type"))
+        self.error = error
+
+
+def _loaded(module: str, name: str) -> type[BaseException] | None:
+    """The exception class ``module.name``, if that module was ever imported.
+
+    An exception of a module nobody imported cannot have been raised, so the
+    error path need not import Temporal (a second) to rule its errors out.
+    """
+    found = getattr(sys.modules.get(module), name, None)
+    return found if isinstance(found, type) and issubclass(found, BaseException) else None
+
+
+def _is(error: BaseException, module: str, name: str) -> bool:
+    cls = _loaded(module, name)
+    return cls is not None and isinstance(error, cls)
+
+
+def explain(error: BaseException, command: str | None) -> NoReturn:
+    """The CLI's one error path: one line on stderr (the spec error as JSON) and an exit code.
+
+    Anything not recognised is reported by its type and message; its
+    traceback goes to the log file when logging is set up, never to the
+    terminal.
+    """
+    if isinstance(error, KeyboardInterrupt):
+        kept = "; the workflow keeps its state in Temporal" if command == "run" else ""
+        fail(f"interrupted{kept}", EXIT_INTERRUPTED)
+    if isinstance(error, WorkflowFailed):
+        fail_with_error_json(error.error)
+    if _is(error, "workflow_runner.config", "ConfigError"):
+        fail(str(error), EXIT_INVALID)
+    if _is(error, "workflow_runner.dsl.errors", "DefinitionError"):
+        fail(str(error), EXIT_INVALID)
+    if any(
+        _is(error, module, name)
+        for module, name in (
+            ("workflow_runner.engine.client", "TemporalUnreachableError"),
+            ("workflow_runner.local.devserver", "DevServerError"),
+            ("workflow_runner.claimcheck.errors", "StoreError"),
+            ("workflow_runner.claimcheck.codec_server", "CodecServerError"),
+        )
+    ):
+        fail(one_line(str(error)))
+    if _is(error, "temporalio.exceptions", "WorkflowAlreadyStartedError"):
+        fail(
+            f"workflow {getattr(error, 'workflow_id', '?')} is already running; choose another --id"
+        )
+    if _is(error, "temporalio.service", "RPCError"):
+        status = getattr(error, "status", None)
+        code = EXIT_INVALID if getattr(status, "name", "") == "INVALID_ARGUMENT" else EXIT_FAILED
+        name = getattr(status, "name", "error")
+        fail(f"Temporal refused the request ({name}): {one_line(str(error))}", code)
+    if isinstance(error, RecursionError):
+        fail("data is nested too deeply to process", EXIT_INVALID)
+    if isinstance(error, MemoryError):
+        fail("out of memory")
+    if isinstance(error, OSError):
+        where = f" ({error.filename})" if error.filename else ""
+        fail(f"{error.strerror or one_line(str(error))}{where}")
+    if logging.getLogger().handlers:  # a log file or a service's stderr: keep the details
+        log.error("%s failed", command or "workflow-runner", exc_info=error)
+    fail(f"unexpected {type(error).__name__}: {one_line(str(error)) or 'no message'}")
+
+
+class CommandGroup(TyperGroup):
+    """The top-level group: one error path for every command, and lazily loaded sub-apps."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        for name, (_, _, help_text) in LAZY_GROUPS.items():
+            # A stand-in that only lists the group in --help; resolve_command swaps in the real one.
+            self.commands[name] = TyperGroup(name=name, help=help_text)
+        self._loaded: set[str] = set()
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name = args[0] if args else None
+        if name in LAZY_GROUPS and name not in self._loaded:
+            module, attribute, _ = LAZY_GROUPS[name]
+            holder = typer.Typer(add_completion=False)  # built as add_typer would have built it
+            holder.add_typer(getattr(importlib.import_module(module), attribute), name=name)
+            built = get_command(holder)
+            assert isinstance(built, TyperGroup)
+            self.commands[name] = built.commands[name]
+            self._loaded.add(name)
+        return super().resolve_command(ctx, args)
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException, BrokenPipeError):
+            raise  # typer's own exits and usage errors; a closed pipe, which typer quiets
+        except (Exception, KeyboardInterrupt) as error:
+            explain(error, ctx.invoked_subcommand)
+
 
 app = typer.Typer(
+    cls=CommandGroup,
     name="workflow-runner",
     help="Run Serverless Workflow DSL 1.0 workflows on Temporal, with large payloads offloaded.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.add_typer(blobs_app, name="blobs")
 
 InputOption = Annotated[
     str | None, typer.Option("--input", "-i", help="Workflow input: JSON text or @file.json")
 ]
 IdOption = Annotated[str | None, typer.Option("--id", help="Workflow id (default: name-random)")]
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine; its exceptions go on to the one error path."""
+    import asyncio
+
+    return asyncio.run(coro)
 
 
 @app.command()
@@ -70,17 +194,25 @@ def run(
     Local mode (no TEMPORAL_SERVICE_ADDRESS): starts or reuses the embedded
     Temporal dev server on 127.0.0.1 and runs an in-process worker.
     """
+    from workflow_runner.cli.common import definition_or_exit, parse_json_option, settings_or_exit
+    from workflow_runner.cli.logs import configure_logging
+
     settings = settings_or_exit()
     definition = definition_or_exit(file)
-    run_input = parse_json_option(input, "--input")
+    run_input = parse_json_option(input, "--input", max_bytes=settings.max_payload_bytes)
     configure_logging(settings, to_file=True)
-    result = _run_async(_run(settings, definition, run_input, workflow_id, quiet))
+    result = run_async(_run(settings, definition, run_input, workflow_id, quiet))
     print_json(result)
 
 
 async def _run(
-    settings: Settings, definition: Any, run_input: Any, workflow_id: str | None, quiet: bool
+    settings: Settings, definition: Definition, run_input: Any, workflow_id: str | None, quiet: bool
 ) -> Any:
+    import asyncio
+
+    from workflow_runner.engine.client import start_run
+    from workflow_runner.local.runtime import open_runtime
+
     async with open_runtime(settings) as runtime:
         handle = await start_run(
             runtime.client,
@@ -129,20 +261,16 @@ class ProgressPrinter:
             err.print(" ".join(p for p in (self.MARKS.get(status, "·"), task, label) if p) + took)
 
     async def follow(self) -> None:
+        import asyncio
+
         while True:
             await self.poll()
             await asyncio.sleep(0.2)
 
 
-class WorkflowFailed(Exception):
-    """Carries the spec error out of the event loop, printed once all else is shut down."""
-
-    def __init__(self, error: dict[str, Any]) -> None:
-        super().__init__(error.get("title") or error.get("type"))
-        self.error = error
-
-
 async def _result_or_error(handle: WorkflowHandle[Any, Any]) -> Any:
+    from temporalio.client import WorkflowFailureError
+
     try:
         return await handle.result()
     except WorkflowFailureError as e:
@@ -150,6 +278,10 @@ async def _result_or_error(handle: WorkflowHandle[Any, Any]) -> Any:
 
 
 def _spec_error(failure: WorkflowFailureError) -> dict[str, Any]:
+    from temporalio.exceptions import ApplicationError
+
+    from workflow_runner.dsl.errors import WorkflowError
+
     cause = failure.cause
     if isinstance(cause, ApplicationError) and cause.details:
         detail = cause.details[0]
@@ -159,20 +291,21 @@ def _spec_error(failure: WorkflowFailureError) -> dict[str, Any]:
     return WorkflowError.of("runtime", message).to_dict()
 
 
-def _run_async(coro: Any) -> Any:
-    """Run a command's coroutine; infrastructure errors become one clear line, no traceback."""
+@contextlib.contextmanager
+def _about_workflow(workflow_id: str, settings: Settings) -> Iterator[None]:
+    """A workflow id that Temporal does not know is the user's typo: say so, naming both."""
+    from temporalio.api.errordetails.v1 import NamespaceNotFoundFailure
+    from temporalio.service import RPCError, RPCStatusCode
+
     try:
-        return asyncio.run(coro)
-    except WorkflowFailed as e:
-        fail_with_error_json(e.error)
-    except (DevServerError, StoreError, CodecServerError) as e:
-        fail(str(e))
-    except KeyboardInterrupt:
-        fail("interrupted; the workflow keeps its state in Temporal", 130)
-    except RuntimeError as e:
-        if "connect" in str(e).lower():  # the SDK's "Failed client connect: …"
-            fail(f"cannot reach Temporal: {e}")
-        raise
+        yield
+    except RPCError as e:
+        if e.status != RPCStatusCode.NOT_FOUND:
+            raise
+        namespace = settings.temporal_namespace
+        if any(d.Is(NamespaceNotFoundFailure.DESCRIPTOR) for d in e.grpc_status.details):
+            fail(f"namespace {namespace} not found (TEMPORAL_NAMESPACE)")
+        fail(f"workflow {workflow_id} not found in namespace {namespace}")
 
 
 @app.command()
@@ -196,17 +329,27 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Definitions to ch
 @app.command()
 def worker() -> None:
     """Serve the task queue (cloud mode, or against a local dev server) until SIGTERM/Ctrl-C."""
+    from workflow_runner.cli.common import settings_or_exit
+    from workflow_runner.cli.logs import configure_logging
+
     settings = settings_or_exit()
     configure_logging(settings, to_file=False)
-    _run_async(_serve(settings))
+    run_async(_serve(settings))
 
 
 async def _serve(settings: Settings) -> None:
+    from prometheus_client import start_http_server
+
+    from workflow_runner.local.runtime import open_runtime
+
     stop = _until_signalled()
     async with open_runtime(settings) as runtime:
         where = runtime.server.address if runtime.server else settings.temporal_address
         if settings.metrics_port:
-            start_http_server(settings.metrics_port, addr="127.0.0.1")
+            try:
+                start_http_server(settings.metrics_port, addr="127.0.0.1")
+            except OSError as e:
+                fail(f"cannot serve metrics on 127.0.0.1:{settings.metrics_port}: {e.strerror}")
             err.print(f"metrics on http://127.0.0.1:{settings.metrics_port}/metrics")
         err.print(f"worker serving task queue {settings.task_queue} on {where}")
         await stop.wait()
@@ -216,12 +359,18 @@ async def _serve(settings: Settings) -> None:
 @app.command()
 def start(file: Path, input: InputOption = None, workflow_id: IdOption = None) -> None:
     """Submit a workflow to running workers and print its id."""
+    from workflow_runner.cli.common import definition_or_exit, parse_json_option, settings_or_exit
+    from workflow_runner.cli.logs import configure_logging
+
     settings = settings_or_exit()
     configure_logging(settings, to_file=True)
     definition = definition_or_exit(file)
-    run_input = parse_json_option(input, "--input")
+    run_input = parse_json_option(input, "--input", max_bytes=settings.max_payload_bytes)
 
     async def submit() -> str:
+        from workflow_runner.engine.client import start_run
+        from workflow_runner.local.runtime import open_runtime
+
         async with open_runtime(settings, with_worker=False) as runtime:
             handle = await start_run(
                 runtime.client,
@@ -232,20 +381,26 @@ def start(file: Path, input: InputOption = None, workflow_id: IdOption = None) -
             )
             return handle.id
 
-    typer.echo(_run_async(submit()))
+    typer.echo(run_async(submit()))
 
 
 @app.command()
 def result(workflow_id: str) -> None:
     """Wait for a workflow's result and print it as JSON (exit 1 if it failed)."""
+    from workflow_runner.cli.common import settings_or_exit
+    from workflow_runner.cli.logs import configure_logging
+
     settings = settings_or_exit()
     configure_logging(settings, to_file=True)
 
     async def fetch() -> Any:
-        async with open_runtime(settings, with_worker=False) as runtime:
-            return await _result_or_error(runtime.client.get_workflow_handle(workflow_id))
+        from workflow_runner.local.runtime import open_runtime
 
-    print_json(_run_async(fetch()))
+        async with open_runtime(settings, with_worker=False) as runtime:
+            with _about_workflow(workflow_id, settings):
+                return await _result_or_error(runtime.client.get_workflow_handle(workflow_id))
+
+    print_json(run_async(fetch()))
 
 
 @app.command()
@@ -258,9 +413,12 @@ def emit(
     source: Annotated[str, typer.Option("--source")] = "workflow-runner-cli",
 ) -> None:
     """Send a CloudEvent to a running workflow (consumed by its listen tasks)."""
+    from workflow_runner.cli.common import parse_json_option, settings_or_exit
+    from workflow_runner.cli.logs import configure_logging
+
     settings = settings_or_exit()
     configure_logging(settings, to_file=True)
-    payload = parse_json_option(data, "--data")
+    payload = parse_json_option(data, "--data", max_bytes=settings.max_payload_bytes)
     event = {
         "specversion": "1.0",
         "id": f"cli-{time.time_ns()}",
@@ -271,15 +429,21 @@ def emit(
     }
 
     async def send() -> None:
-        async with open_runtime(settings, with_worker=False) as runtime:
-            client: Client = runtime.client
-            await client.get_workflow_handle(workflow_id).signal(EVENT_SIGNAL, event)
+        from workflow_runner.engine.workflow import EVENT_SIGNAL
+        from workflow_runner.local.runtime import open_runtime
 
-    _run_async(send())
+        async with open_runtime(settings, with_worker=False) as runtime:
+            with _about_workflow(workflow_id, settings):
+                await runtime.client.get_workflow_handle(workflow_id).signal(EVENT_SIGNAL, event)
+
+    run_async(send())
     err.print(f"sent {event_type} to {workflow_id}")
 
 
 def _until_signalled() -> asyncio.Event:
+    import asyncio
+    import signal
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -293,10 +457,16 @@ def dev_server() -> None:
 
     `run` reuses it, so workflows stay visible in the UI after they finish.
     """
+    from workflow_runner.cli.common import settings_or_exit
+    from workflow_runner.cli.logs import configure_logging
+
     settings = settings_or_exit()
     configure_logging(settings, to_file=True)
 
     async def serve() -> None:
+        from workflow_runner.claimcheck import open_store
+        from workflow_runner.local.runtime import local_services
+
         stop = _until_signalled()
         async with await open_store(settings) as store, local_services(settings, store) as server:
             if not server.owned:
@@ -307,21 +477,32 @@ def dev_server() -> None:
             )
             await stop.wait()
 
-    _run_async(serve())
+    run_async(serve())
 
 
 @app.command("codec-server")
 def codec_server(
     port: Annotated[
-        int | None, typer.Option(help="Port (default CODEC_SERVER_PORT or 8234)")
+        int | None,
+        typer.Option(min=0, max=65535, help="Port (default CODEC_SERVER_PORT or 8234)"),
     ] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
 ) -> None:
     """Serve Temporal's codec protocol so the Web UI and CLI show offloaded payloads as JSON."""
+    from workflow_runner.cli.common import settings_or_exit
+    from workflow_runner.cli.logs import configure_logging
+
     settings = settings_or_exit()
     configure_logging(settings, to_file=False)
 
     async def serve() -> None:
+        from workflow_runner.claimcheck import open_store
+        from workflow_runner.claimcheck.codec_server import (
+            codec_service_for,
+            listening_port,
+            start_codec_server,
+        )
+
         stop = _until_signalled()
         async with await open_store(settings) as store:
             runner = await start_codec_server(
@@ -334,7 +515,7 @@ def codec_server(
             finally:
                 await runner.cleanup()
 
-    _run_async(serve())
+    run_async(serve())
 
 
 if __name__ == "__main__":

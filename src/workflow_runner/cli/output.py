@@ -21,6 +21,11 @@ def print_json(value: Any) -> None:
     sys.stdout.flush()
 
 
+def one_line(text: str) -> str:
+    """An error message as one line: a multi-line one would read as several errors."""
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
 def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     err.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
     raise typer.Exit(code)

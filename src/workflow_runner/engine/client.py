@@ -19,12 +19,23 @@ from workflow_runner.engine.workflow import WORKFLOW_NAME, RunRequest
 ENV_PREFIX = "WORKFLOW_ENV_"
 
 
+class TemporalUnreachableError(Exception):
+    """Temporal could not be reached at an address (the SDK says so with a bare RuntimeError)."""
+
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__(f"cannot reach Temporal at {address}: {reason}")
+        self.address = address
+
+
 async def connect(settings: Settings, store: ObjectStore, address: str) -> Client:
-    return await Client.connect(
-        address,
-        namespace=settings.temporal_namespace,
-        data_converter=build_data_converter(settings, store),
-    )
+    try:
+        return await Client.connect(
+            address,
+            namespace=settings.temporal_namespace,
+            data_converter=build_data_converter(settings, store),
+        )
+    except RuntimeError as e:  # the SDK's only error for a failed connect
+        raise TemporalUnreachableError(address, str(e)) from e
 
 
 def workflow_env(environ: dict[str, str] | None = None) -> dict[str, str]:
