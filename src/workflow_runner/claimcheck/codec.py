@@ -1,11 +1,19 @@
 """zstd compression as a ``PayloadCodec``, so offloaded blobs are stored compressed.
 
-It sits in the same data converter, before external storage: the size
-threshold is checked on the compressed bytes. Small payloads are left alone
-(compression would cost more than it saves), and so is anything that does not
-shrink by at least 10% (already-compressed data). Decoding always accepts
-zstd and gzip, whatever the setting, so data written with compression on
-stays readable with it off.
+It sits in the same data converter, before external storage (Temporal's
+order is payload converter → codec → external storage), so external storage
+only ever sees the compressed payload. The offload decision must not be taken
+on that: a 1 MB document that zstd shrinks to 40 KB is still a 1 MB document
+(converter.py decides on the raw size). So every payload this codec compresses
+records its raw size, the byte length of the serialized payload it replaced,
+as ASCII decimal in metadata ``RAW_SIZE_KEY``; a payload it leaves alone is
+its own raw size. Decoding ignores the mark, so payloads written before it
+existed (inline or in blobs) read as they always did.
+
+Small payloads are left alone (compression would cost more than it saves), and
+so is anything that does not shrink by at least 10% (already-compressed data).
+Decoding always accepts zstd and gzip, whatever the setting, so data written
+with compression on stays readable with it off.
 
 Decoding is bounded, because whoever can signal a workflow or call the codec
 server chooses the bytes: a 40 KB zstd frame can claim (and inflate to)
@@ -33,6 +41,8 @@ from workflow_runner.claimcheck import metrics
 
 ZSTD_ENCODING = b"binary/zstd"
 GZIP_ENCODING = b"binary/gzip"
+# Set on every payload this codec compresses: the size of what it replaced.
+RAW_SIZE_KEY = "claimcheck-raw-size"
 MIN_COMPRESS_BYTES = 4096
 ZSTD_LEVEL = 3
 DEFAULT_MAX_DECODED_BYTES = 512 * 1024 * 1024
@@ -121,7 +131,10 @@ class CompressionCodec(PayloadCodec):
             return payload
         metrics.CODEC_BYTES_IN.inc(len(raw))
         metrics.CODEC_BYTES_OUT.inc(len(packed))
-        return Payload(metadata={"encoding": ZSTD_ENCODING}, data=packed)
+        return Payload(
+            metadata={"encoding": ZSTD_ENCODING, RAW_SIZE_KEY: str(len(raw)).encode()},
+            data=packed,
+        )
 
     def _inflate(self, payload: Payload, encoding: bytes, limit: int, where: str) -> bytes:
         try:

@@ -13,7 +13,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter, ExternalStorage, StorageDriver
 from temporalio.converter import StorageDriverSelectContext as SelectContext
 
-from workflow_runner.claimcheck.codec import CompressionCodec
+from workflow_runner.claimcheck.codec import RAW_SIZE_KEY, CompressionCodec
 from workflow_runner.claimcheck.driver import ClaimCheckDriver
 from workflow_runner.claimcheck.store import ObjectStore
 from workflow_runner.config import Settings
@@ -21,6 +21,12 @@ from workflow_runner.config import Settings
 
 def build_data_converter(settings: Settings, store: ObjectStore | None) -> DataConverter:
     """The data converter for ``settings``.
+
+    A payload is offloaded when its *raw* size (see :func:`raw_size`) is at
+    least ``CLAIMCHECK_THRESHOLD_BYTES``, whatever it compresses to, and the
+    blob holds the compressed payload. Temporal's own size check runs on the
+    codec's output, so it is switched off (``payload_size_threshold=0``) and
+    the driver selector decides instead.
 
     With ``CLAIMCHECK_ENABLED=false`` nothing new is offloaded, but when a
     store is given existing references stay readable, so switching the claim
@@ -32,8 +38,12 @@ def build_data_converter(settings: Settings, store: ObjectStore | None) -> DataC
         driver = driver_for(settings, store)
         external = ExternalStorage(
             drivers=[driver],
-            driver_selector=_always(driver) if settings.claimcheck_enabled else _never,
-            payload_size_threshold=settings.threshold_bytes,
+            driver_selector=(
+                raw_size_selector(driver, settings.threshold_bytes)
+                if settings.claimcheck_enabled
+                else _never
+            ),
+            payload_size_threshold=0,
         )
     return dataclasses.replace(
         DataConverter.default, payload_codec=codec, external_storage=external
@@ -66,9 +76,31 @@ def driver_for(settings: Settings, store: ObjectStore) -> ClaimCheckDriver:
     )
 
 
-def _always(driver: StorageDriver) -> Callable[[SelectContext, Payload], StorageDriver]:
-    def select(_context: SelectContext, _payload: Payload) -> StorageDriver:
-        return driver
+def raw_size(payload: Payload) -> int:
+    """How big ``payload`` was before the codec compressed it.
+
+    The codec's ``RAW_SIZE_KEY`` mark for a compressed payload, its own size
+    otherwise. Never less than its own size: a mark (forged, or garbled) can
+    only make a payload count as bigger, never keep a big one inline.
+    """
+    size = payload.ByteSize()
+    mark = payload.metadata.get(RAW_SIZE_KEY)
+    if mark is not None and 0 < len(mark) <= 20 and mark.isdigit():
+        return max(size, int(mark))
+    return size
+
+
+def raw_size_selector(
+    driver: StorageDriver, threshold_bytes: int
+) -> Callable[[SelectContext, Payload], StorageDriver | None]:
+    """``ExternalStorage.driver_selector`` that offloads payloads of raw size ≥ ``threshold_bytes``.
+
+    Use it with ``payload_size_threshold=0``: ExternalStorage's own check sees
+    only the compressed size and would keep a well-compressing document inline.
+    """
+
+    def select(_context: SelectContext, payload: Payload) -> StorageDriver | None:
+        return driver if raw_size(payload) >= threshold_bytes else None
 
     return select
 
