@@ -67,12 +67,14 @@ def test_results_keep_their_json_types_through_the_evaluator_process() -> None:
     assert evaluate("env", None, {}) == {}  # the prelude still hides the environment
 
 
-def test_a_thread_waiting_on_a_runaway_expression_does_not_hold_the_gil() -> None:
+def test_an_activity_waiting_on_a_runaway_expression_does_not_hold_the_gil() -> None:
+    """Local activities wait without the GIL (their budget can be minutes); evaluations
+    from workflow code keep it, like in-process jq did, for at most their 1 s budget."""
     done = threading.Event()
 
     def spin() -> None:
         with pytest.raises(WorkflowError):
-            evaluate("until(false; .)", None, {}, budget=Budget(seconds=1.5))
+            evaluate("until(false; .)", None, {}, budget=Budget(seconds=1.5), interruptible=True)
         done.set()
 
     thread = threading.Thread(target=spin)

@@ -3,25 +3,28 @@
 The ``jq`` C extension holds the GIL for as long as a program runs and
 cannot be interrupted: ``until(false; .)`` in-process froze the whole worker,
 Ctrl-C included. Each evaluation here is sent to a child process
-(:mod:`workflow_runner.dsl.jq_child`) over a pipe; the calling thread waits
-in ``poll`` (GIL released), and a child that overruns its time budget is
-SIGKILLed and replaced. Memory is capped in the child with ``RLIMIT_AS``.
+(:mod:`workflow_runner.dsl.jq_child`) over a pipe, and a child that overruns
+its time budget is SIGKILLed and replaced. Memory is capped in the child
+with ``RLIMIT_AS``.
 
-Costs (measured on the 2-core dev machine, small inputs): in-process jq took
-~33 µs per evaluation; through the pool ~85 µs (one pipe round trip and the
-JSON text both ways). Plain paths (``.a.b``, ``$x``) never get here
-(``expressions.try_fast_path``).
+Costs (2-core dev machine, small inputs, no other load): in-process jq took
+~30 µs per evaluation; through the pool ~130 µs (a pipe round trip, JSON
+text both ways, the child's Python loop). Plain paths (``.a.b``, ``$x``)
+never get here (``expressions.try_fast_path``). How the caller waits matters
+more than that: see the note above ``_LIBC``.
 
 Lifetime: children are spawned from one dedicated thread, because
 ``PR_SET_PDEATHSIG`` fires when the *thread* that forked a child ends, and
 worker threads come and go. A child also exits on EOF of its stdin, so it
-never outlives this process. :func:`shutdown` kills them all (the worker
-calls it when it stops; ``atexit`` too).
+never outlives this process. The last worker to stop kills them
+(:meth:`EvaluatorPool.detach`); ``atexit`` kills any left.
 """
 
 from __future__ import annotations
 
 import atexit
+import ctypes
+import errno
 import os
 import select
 import signal
@@ -37,8 +40,12 @@ from workflow_runner.dsl import jq_child
 
 CHILD_SCRIPT = Path(jq_child.__file__)
 REQUEST, RESPONSE = jq_child.REQUEST, jq_child.RESPONSE
-# Idle evaluators kept per process; busier moments spawn extra ones, closed when returned.
-MAX_IDLE = max(2, os.cpu_count() or 2)
+# Idle evaluators kept per process. Enough for every workflow task and local
+# activity a worker runs at once: one spawned per evaluation and closed after it
+# (Python start-up plus importing jq, ~50 ms) cut bench/interpreter_overhead.py,
+# 8 workflows in flight, from 1.19x to 0.36x the hand-written baseline. An idle
+# evaluator costs ~15 MB of memory. Busier moments still spawn extra ones.
+MAX_IDLE = 32
 
 
 class BudgetExceeded(Exception):
@@ -177,19 +184,17 @@ class EvaluatorPool:
             return [c.process.pid for c in (*self._idle, *self._busy)]
 
     def _acquire(self) -> _Child:
-        while True:
-            with self._lock:
-                child = self._idle.pop() if self._idle else None
-                if child is not None:
-                    self._busy.add(child)
-            if child is None:
-                child = self._spawn()
-                with self._lock:
-                    self._busy.add(child)
+        """An idle evaluator, or a new one. Not checked for life here: ``waitpid``
+        would release the GIL (see below); a dead one fails the write instead."""
+        with self._lock:
+            child = self._idle.pop() if self._idle else None
+            if child is not None:
+                self._busy.add(child)
                 return child
-            if child.alive():
-                return child
-            self._discard(child)
+        child = self._spawn()
+        with self._lock:
+            self._busy.add(child)
+        return child
 
     def _release(self, child: _Child) -> None:
         with self._lock:
@@ -206,6 +211,36 @@ class EvaluatorPool:
         child.kill()
 
     # -- evaluation -------------------------------------------------------------
+
+    def _send(self, request: bytes, deadline: float, interruptible: bool) -> _Child:
+        """Hands ``request`` to an evaluator; one that died while idle is replaced once."""
+        for attempt in (1, 2):
+            child = self._acquire()
+            child.interruptible = interruptible
+            try:
+                if interruptible:
+                    _write_all(child.to_child, request)
+                else:
+                    _write_all_holding_gil(child.to_child, request, deadline)
+            except BrokenPipeError:
+                self._discard(child)
+                if child.stopped:
+                    raise EvaluatorStopped(
+                        "the jq evaluator was stopped: the worker is stopping"
+                    ) from None
+                if attempt == 2:
+                    raise _death(child) from None
+                continue
+            except TimeoutError:
+                self._discard(child)
+                raise BudgetExceeded(
+                    "time", "its evaluator did not take the input in time"
+                ) from None
+            except BaseException:
+                self._discard(child)
+                raise
+            return child
+        raise AssertionError("unreachable")
 
     def evaluate(
         self,
@@ -226,12 +261,14 @@ class EvaluatorPool:
         code, data = program.encode(), input_text.encode()
         if interruptible and self._draining:
             raise EvaluatorStopped("the jq evaluators are stopped: the worker is stopping")
-        child = self._acquire()
-        child.interruptible = interruptible
+        request = REQUEST.pack(memory_mb, len(code), len(data)) + code + data
         deadline = time.monotonic() + timeout
+        child = self._send(request, deadline, interruptible)
         try:
-            _write_all(child.to_child, REQUEST.pack(memory_mb, len(code), len(data)) + code + data)
-            status, body = _read_response(child.from_child, deadline)
+            if interruptible:
+                status, body = _read_response(child.from_child, deadline)
+            else:
+                status, body = _read_response_holding_gil(child.from_child, deadline)
         except TimeoutError:
             self._discard(child)
             raise BudgetExceeded("time", f"still running after {timeout:g} s") from None
@@ -262,6 +299,73 @@ def _death(child: _Child) -> BudgetExceeded:
         return BudgetExceeded("memory", "ran out of memory (jq aborted)")
     how = f"was killed by signal {-code}" if code and code < 0 else f"exited with {code}"
     return BudgetExceeded("crash", f"the jq evaluator process {how}")
+
+
+# Waiting on the pipe through ``os``/``select`` releases the GIL, and getting it
+# back behind busy threads is slow: with the worker's other workflow tasks
+# running Python, an evaluation took 0.7 ms (1 busy thread) to 25 ms (3), against
+# 0.13 ms alone; bench/interpreter_overhead.py fell to 0.7x the hand-written
+# baseline. Evaluations from workflow code therefore wait holding the GIL, like
+# the in-process jq call did (libc through ``ctypes.PyDLL``, which keeps it),
+# for at most their inline budget (1 s). Local activities, whose budget can be
+# minutes, wait without it so the worker (and Ctrl-C) carry on meanwhile.
+_LIBC = ctypes.PyDLL(None, use_errno=True)
+_LIBC.poll.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int]
+_LIBC.poll.restype = ctypes.c_int
+_LIBC.read.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]
+_LIBC.read.restype = ctypes.c_ssize_t
+_LIBC.write.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]
+_LIBC.write.restype = ctypes.c_ssize_t
+
+
+class _PollFd(ctypes.Structure):
+    _fields_ = [("fd", ctypes.c_int), ("events", ctypes.c_short), ("revents", ctypes.c_short)]
+
+
+def _wait_holding_gil(fd: int, events: int, deadline: float) -> None:
+    pollfd = _PollFd(fd, events, 0)
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        ready = _LIBC.poll(ctypes.byref(pollfd), 1, max(int(remaining * 1000), 1))
+        if ready > 0:
+            return
+        if ready < 0 and ctypes.get_errno() != errno.EINTR:
+            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+
+
+def _write_all_holding_gil(fd: int, data: bytes, deadline: float) -> None:
+    offset = 0
+    while offset < len(data):
+        _wait_holding_gil(fd, select.POLLOUT, deadline)
+        chunk = data[offset : offset + (1 << 16)]
+        written = _LIBC.write(fd, chunk, len(chunk))
+        if written < 0:
+            if ctypes.get_errno() in (errno.EINTR, errno.EAGAIN):
+                continue
+            raise BrokenPipeError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+        offset += written
+
+
+def _read_response_holding_gil(fd: int, deadline: float) -> tuple[bytes, bytes]:
+    buffer = bytearray()
+    chunk = ctypes.create_string_buffer(1 << 16)
+    want = RESPONSE.size
+    while len(buffer) < want:
+        _wait_holding_gil(fd, select.POLLIN, deadline)
+        size = _LIBC.read(fd, chunk, min(max(want - len(buffer), 1), 1 << 16))
+        if size < 0:
+            if ctypes.get_errno() == errno.EINTR:
+                continue
+            raise EOFError
+        if size == 0:
+            raise EOFError
+        buffer += chunk.raw[:size]
+        if want == RESPONSE.size and len(buffer) >= want:
+            want += RESPONSE.unpack_from(buffer)[1]
+    status, _ = RESPONSE.unpack_from(buffer)
+    return status, bytes(buffer[RESPONSE.size :])
 
 
 def _write_all(fd: int, data: bytes) -> None:
