@@ -1,18 +1,31 @@
-"""Shared bench plumbing: a dev server, a store, two-activity workflows, timing helpers."""
+"""Shared bench plumbing: a dev server, documents, two-activity workflows, and
+:func:`interleaved`, the one way every script compares the project with a baseline.
+
+Why interleaved: a shared 2-core machine drifts (other processes, page cache,
+the dev server's own warm-up), so measuring A then B turns drift into a fake
+difference (``claimcheck_e2e.py``'s filesystem/inline ratio once moved
+2.09 → 1.26 → 1.37 over three fixed-order runs). Running A, B, A, B … and
+reporting the *per-round* ratios (min / median / max) puts drift into the
+spread instead of into the answer, and shows how far to trust it.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
+import inspect
 import json
 import logging
 import random
 import socket
 import statistics
 import tempfile
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +155,166 @@ class HandWritten:
         for item in range(100):
             total += item * 2
         return {**state, "total": total}
+
+
+# -- interleaved comparisons ----------------------------------------------------------------
+
+Metrics = Mapping[str, float]
+"""What one measurement of one contender gives: metric name → value (e.g. ``workflows/s``)."""
+
+Measure = Callable[[], Awaitable[Metrics] | Metrics]
+
+
+class Refused(Exception):
+    """Raised by a measurement that cannot run at all (e.g. a payload over Temporal's limit).
+
+    The contender is dropped from the remaining rounds and its row says why.
+    """
+
+
+@dataclasses.dataclass
+class Rounds:
+    """Every contender's metrics, round by round, as :func:`interleaved` measured them."""
+
+    names: list[str]
+    samples: dict[str, list[Metrics]]
+    refused: dict[str, str]
+    orders: list[list[str]]
+
+    def values(self, name: str, metric: str) -> list[float]:
+        return [sample[metric] for sample in self.samples[name]]
+
+    def median(self, name: str, metric: str) -> float:
+        return statistics.median(self.values(name, metric))
+
+    def ratios(self, name: str, baseline: str, metric: str) -> list[float]:
+        """``name / baseline`` of ``metric`` in each round (both measured in that round)."""
+        pairs = zip(self.samples[name], self.samples[baseline], strict=False)
+        return [a[metric] / b[metric] for a, b in pairs if b[metric]]
+
+    def ratio_text(self, name: str, baseline: str, metric: str) -> str:
+        """``min / median / max`` of the per-round ratios, or why there is none."""
+        if name in self.refused or baseline in self.refused:
+            return "-"
+        if name == baseline:
+            return "1 (baseline)"
+        values = self.ratios(name, baseline, metric)
+        if not values:
+            return "-"
+        cells = (min(values), statistics.median(values), max(values))
+        return " / ".join(f"{v:.2f}" if v >= 0.1 else f"{v:.2g}" for v in cells)
+
+    def rows(
+        self, formats: Mapping[str, str], ratios: Sequence[tuple[str, str]]
+    ) -> list[list[str]]:
+        """One row per contender: its name, the median of each metric (``formats``: metric →
+        format spec), then a ``min / median / max`` cell per ``(metric, baseline)`` in ``ratios``.
+        """
+        rows = []
+        for name in self.names:
+            if name in self.refused:
+                cells = [self.refused[name]] + ["-"] * (len(formats) - 1)
+            else:
+                cells = [spec.format(self.median(name, m)) for m, spec in formats.items()]
+            ratio_cells = [self.ratio_text(name, b, m) for m, b in ratios]
+            rows.append([name, *cells, *ratio_cells])
+        return rows
+
+
+async def interleaved(
+    rounds: int, contenders: Mapping[str, Measure], *, warmup: bool = True
+) -> Rounds:
+    """Measure every contender once per round, rotating who goes first, ``rounds`` times.
+
+    Round r runs the contenders starting at the r-th one (A B C, B C A, C A B …),
+    so none is always first (cold) or always last; with two it is A B, B A, A B.
+    ``warmup`` runs each once untimed first (imports, caches, a fresh dev
+    server's first workflows). Ratios are then taken *within* a round.
+    """
+    if rounds < 3:
+        raise ValueError("an interleaved comparison needs at least 3 rounds")
+    names = list(contenders)
+    samples: dict[str, list[Metrics]] = {name: [] for name in names}
+    refused: dict[str, str] = {}
+
+    async def run(name: str) -> Metrics | None:
+        try:
+            result = contenders[name]()
+            if inspect.isawaitable(result):
+                return await result
+            return result
+        except Refused as e:
+            refused[name] = str(e)
+            return None
+
+    if warmup:
+        for name in names:
+            await run(name)
+    orders = []
+    for r in range(rounds):
+        order = names[r % len(names) :] + names[: r % len(names)]
+        orders.append(order)
+        for name in order:
+            if name not in refused and (sample := await run(name)) is not None:
+                samples[name].append(sample)
+    return Rounds(names, samples, refused, orders)
+
+
+def rounds_note(result: Rounds) -> str:
+    """The line under a table that says how its figures were taken."""
+    n = len(result.orders)
+    return (
+        f"{n} interleaved rounds (order rotated each round); cells are medians over rounds, "
+        "ratios are min / median / max of the per-round ratios"
+    )
+
+
+# -- a compressible document over HTTP, for the DSL workloads ---------------------------------
+
+
+@functools.lru_cache(maxsize=8)
+def catalog_bytes(size_bytes: int) -> bytes:
+    """A product catalog as JSON, low entropy like real API responses (zstd: ~15-20x)."""
+    products = []
+    total = 0
+    i = 0
+    while total < size_bytes:
+        product = {
+            "id": i,
+            "name": f"product-{i:07d}",
+            "category": ["books", "tools", "garden", "toys", "food"][i % 5],
+            "price": round(1 + (i * 7919) % 500 / 3, 2),
+            "stock": (i * 31) % 17,
+            "description": f"item {i} " + "lorem ipsum dolor sit amet " * 3,
+        }
+        products.append(product)
+        total += len(json.dumps(product))
+        i += 1
+    return json.dumps({"products": products}).encode()
+
+
+class _Catalog(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        size = int(self.path.rsplit("/", 1)[-1])
+        body = catalog_bytes(size)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@contextlib.contextmanager
+def catalog_server() -> Iterator[str]:
+    """``GET {url}/{size}`` answers a catalog of about ``size`` bytes; 127.0.0.1 only."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Catalog)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -2,9 +2,13 @@
 
 Same dev server, same workflow, same run: inline (as far as Temporal allows),
 our driver on the filesystem store, our driver on S3 (moto), and Temporal's own
-S3StorageDriver on the same moto server.
+S3StorageDriver on the same moto server. Every path gets the same treatment:
+the same codec (``codec_for``), the same offload decision (raw size ≥
+``CLAIMCHECK_THRESHOLD_BYTES``, ``raw_size_selector``), the same unsandboxed
+worker; only where the payload goes differs. The paths run interleaved
+(``_harness.interleaved``), ratios are per round.
 
-    .venv/bin/python bench/claimcheck_e2e.py [--quick]
+    .venv/bin/python bench/claimcheck_e2e.py [--quick] [--rounds N]
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import sys
 import time
 import uuid
@@ -22,11 +27,14 @@ import aioboto3
 import boto3
 from _harness import (
     PassDocument,
+    Refused,
     dev_server,
     free_port,
     history_bytes,
+    interleaved,
     pass_document_worker,
     percentile,
+    rounds_note,
     scratch_dir,
     table,
 )
@@ -37,13 +45,20 @@ from temporalio.contrib.aws.s3driver import S3StorageDriver
 from temporalio.contrib.aws.s3driver.aioboto3 import new_aioboto3_client
 from temporalio.converter import DataConverter, ExternalStorage
 
-from workflow_runner.claimcheck.codec import CompressionCodec
-from workflow_runner.claimcheck.converter import build_data_converter
+from workflow_runner.claimcheck.converter import (
+    build_data_converter,
+    codec_for,
+    raw_size_selector,
+)
 from workflow_runner.claimcheck.stores import FilesystemStore
 from workflow_runner.claimcheck.stores.s3 import S3Store
 from workflow_runner.config import S3Settings, load_settings
 
 CONCURRENCY = 8
+INLINE = "inline + zstd"
+TEMPORAL_S3 = "Temporal S3StorageDriver on moto"
+BASELINES = [INLINE, TEMPORAL_S3]
+FORMATS = {"workflows/s": "{:.1f}", "p50": "{:.0f} ms", "p99": "{:.0f} ms", "history": "{:,.0f} B"}
 
 
 @contextlib.asynccontextmanager
@@ -61,23 +76,27 @@ async def converters(blobs: Path, endpoint: str) -> AsyncIterator[dict[str, Data
     ) as raw_client:
         temporal_driver = S3StorageDriver(new_aioboto3_client(raw_client), "bench")
         yield {
-            "inline + zstd": build_data_converter(
+            INLINE: build_data_converter(
                 dataclasses.replace(settings, claimcheck_enabled=False), None
             ),
             "claim check, FilesystemStore": build_data_converter(settings, fs),
             "claim check, S3Store on moto": build_data_converter(settings, s3),
-            "Temporal S3StorageDriver on moto": dataclasses.replace(
+            TEMPORAL_S3: dataclasses.replace(
                 DataConverter.default,
-                payload_codec=CompressionCodec(),
+                payload_codec=codec_for(settings),
                 external_storage=ExternalStorage(
-                    drivers=[temporal_driver], payload_size_threshold=51_200
+                    drivers=[temporal_driver],
+                    driver_selector=raw_size_selector(temporal_driver, settings.threshold_bytes),
+                    payload_size_threshold=0,
                 ),
             ),
         }
     await s3.close()
 
 
-async def run_batch(address: str, converter: DataConverter, size: int, count: int) -> list[str]:
+async def run_batch(
+    address: str, converter: DataConverter, size: int, count: int
+) -> dict[str, float]:
     client = await Client.connect(address, data_converter=converter)
     queue = f"bench-{uuid.uuid4()}"
     latencies: list[float] = []
@@ -99,19 +118,19 @@ async def run_batch(address: str, converter: DataConverter, size: int, count: in
         try:
             await asyncio.gather(*(one() for _ in range(count)))
         except WorkflowFailureError:
-            return ["refused (> 2 MiB)", "-", "-", "-"]
+            raise Refused("refused (> 2 MiB)") from None
         elapsed = time.perf_counter() - began
-    history = await history_bytes(handles[0])
-    return [
-        f"{count / elapsed:.1f}",
-        f"{percentile(latencies, 50) * 1e3:.0f} ms",
-        f"{percentile(latencies, 99) * 1e3:.0f} ms",
-        f"{history:,} B",
-    ]
+    return {
+        "workflows/s": count / elapsed,
+        "p50": percentile(latencies, 50) * 1e3,
+        "p99": percentile(latencies, 99) * 1e3,
+        "history": float(await history_bytes(handles[0])),
+    }
 
 
 async def main() -> None:
     quick = "--quick" in sys.argv
+    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 3
     port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     moto.start()
@@ -124,19 +143,29 @@ async def main() -> None:
         aws_secret_access_key="s",
     ).create_bucket(Bucket="bench")
     rows = []
+    last = None
     try:
         async with dev_server() as server:
             with scratch_dir() as scratch:
                 async with converters(scratch / "blobs", endpoint) as paths:
                     for size, label, count in [(200_000, "200 KB", 40), (5_000_000, "5 MB", 12)]:
                         count = max(4, count // 4) if quick else count
-                        for name, converter in paths.items():
-                            result = await run_batch(server.address, converter, size, count)
-                            rows.append([label, name, *result])
+                        contenders = {
+                            name: functools.partial(
+                                run_batch, server.address, converter, size, count
+                            )
+                            for name, converter in paths.items()
+                        }
+                        last = await interleaved(rounds, contenders)
+                        for row in last.rows(FORMATS, [("workflows/s", b) for b in BASELINES]):
+                            rows.append([label, *row])
     finally:
         moto.stop()
     print(f"{CONCURRENCY} workflows in flight; each: activity → workflow → activity")
-    print(table(["document", "payload path", "workflows/s", "p50", "p99", "history"], rows))
+    headers = ["document", "payload path", *FORMATS, *(f"workflows/s ÷ {b}" for b in BASELINES)]
+    print(table(headers, rows))
+    if last is not None:
+        print(rounds_note(last))
     await asyncio.sleep(0.5)
 
 
