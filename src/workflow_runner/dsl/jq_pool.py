@@ -154,7 +154,7 @@ class EvaluatorPool:
             self._users = max(self._users - 1, 0)
             if self._users:
                 return
-            self._draining = True
+            self._draining = bool(self._busy)
             idle, self._idle = self._idle, []
             interrupted = [c for c in self._busy if c.interruptible]
         for child in idle:
@@ -200,6 +200,8 @@ class EvaluatorPool:
         with self._lock:
             self._busy.discard(child)
             keep = len(self._idle) < MAX_IDLE and not self._draining and not child.stopped
+            if not self._busy:
+                self._draining = False  # what was running at the last detach is done
             if keep:
                 self._idle.append(child)
         if not keep:
@@ -259,8 +261,6 @@ class EvaluatorPool:
         stops under it.
         """
         code, data = program.encode(), input_text.encode()
-        if interruptible and self._draining:
-            raise EvaluatorStopped("the jq evaluators are stopped: the worker is stopping")
         request = REQUEST.pack(memory_mb, len(code), len(data)) + code + data
         deadline = time.monotonic() + timeout
         child = self._send(request, deadline, interruptible)
