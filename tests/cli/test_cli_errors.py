@@ -7,6 +7,7 @@ have), against the session's real dev server, or an address nothing listens on.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -209,3 +210,46 @@ def test_blobs_is_listed_in_help_and_loaded_when_invoked(env: dict[str, str]) ->
     assert sub.returncode == 0 and "gc" in sub.stdout and "--install-completion" not in sub.stdout
     listing = cli(env, "blobs", "ls")
     assert listing.returncode == 0 and listing.stdout == "", listing.stderr
+
+
+def start_waiting_run(
+    env: dict[str, str], tmp_path: Path, workflow_id: str
+) -> subprocess.Popen[str]:
+    """``run`` of a workflow that waits for an event, with Ctrl-C deliverable to it."""
+    path = tmp_path / "wait.yaml"
+    path.write_text(
+        HEADER + "do:\n  - wait:\n      listen:\n        to:\n          one:\n"
+        "            with:\n              type: com.example.go\n"
+    )
+    run = subprocess.Popen(
+        [str(SCRIPT), "run", str(path), "--id", workflow_id],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert run.stderr is not None
+    assert run.stderr.readline().startswith(f"started {workflow_id}")
+    return run
+
+
+def test_starting_a_running_workflow_id_again_names_it_and_ctrl_c_stops_run_in_one_line(
+    tmp_path: Path, env: dict[str, str], workflow: str
+) -> None:
+    workflow_id = f"twice-{uuid.uuid4()}"
+    run = start_waiting_run(env, tmp_path, workflow_id)
+    try:
+        again = cli(env, "start", workflow, "--id", workflow_id)
+        assert one_error_line(again, 1) == (
+            f"workflow {workflow_id} is already running; choose another --id"
+        )
+        run.send_signal(signal.SIGINT)
+        out, err = run.communicate(timeout=60)
+    finally:
+        run.kill()
+        run.wait()
+    assert run.returncode == 130 and out == "" and "Traceback" not in err
+    assert err.strip().splitlines() == [
+        "error: interrupted; the workflow keeps its state in Temporal"
+    ]
