@@ -26,10 +26,10 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from workflow_runner.claimcheck import open_store
 from workflow_runner.config import load_settings
-from workflow_runner.dsl import load_definition
 from workflow_runner.engine.activities.expressions import evaluate_expression
-from workflow_runner.engine.activities.http import HttpActivities
 from workflow_runner.engine.client import connect, start_run
+from workflow_runner.engine.definition import load_definition
+from workflow_runner.engine.tasks.call_http_activity import HttpActivities
 from workflow_runner.engine.worker import PASSTHROUGH_MODULES
 from workflow_runner.engine.workflow import DslWorkflow
 

@@ -15,8 +15,8 @@ from temporalio.exceptions import ApplicationError
 
 from workflow_runner.claimcheck import ObjectStore, open_store
 from workflow_runner.config import Settings, load_settings
-from workflow_runner.dsl import parse_definition
 from workflow_runner.engine.client import connect, start_run
+from workflow_runner.engine.definition import parse_definition
 from workflow_runner.engine.worker import running_worker
 from workflow_runner.local.devserver import DevServer
 

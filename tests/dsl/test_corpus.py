@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from workflow_runner.dsl import DefinitionError, load_definition
+from workflow_runner.dsl.errors import DefinitionError
+from workflow_runner.engine.definition import load_definition
 
 CORPUS = Path(__file__).parent / "corpus"
 HEADER = "document:\n  dsl: '1.0.0'\n  namespace: bad\n  name: corpus\n  version: '1'\n"

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from workflow_runner.dsl import DefinitionError, load_definition, parse_definition
 from workflow_runner.dsl.durations import parse_duration
+from workflow_runner.dsl.errors import DefinitionError
+from workflow_runner.engine.definition import load_definition, parse_definition
 
 HEADER = "document:\n  dsl: '1.0.0'\n  namespace: t\n  name: t\n  version: '1'\n"
 
@@ -21,6 +22,8 @@ def problems(text: str) -> list[str]:
 def test_valid_definition_loads() -> None:
     d = parse_definition(HEADER + "do:\n  - a:\n      set:\n        x: 1\n", "wf.yaml")
     assert d.reference == "t/t:1" and d.data["do"][0]["a"]["set"] == {"x": 1}
+    (task,) = d.model.do.tasks
+    assert (task.name, task.pointer, getattr(task, "value", None)) == ("a", "/do/0/a", {"x": 1})
 
 
 def test_yaml_syntax_error_has_file_line_column() -> None:

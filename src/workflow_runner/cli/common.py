@@ -8,8 +8,9 @@ from typing import Any
 
 from workflow_runner.cli.output import EXIT_INVALID, fail
 from workflow_runner.config import ConfigError, Settings, load_settings
-from workflow_runner.dsl import Definition, DefinitionError, load_definition
+from workflow_runner.dsl.errors import DefinitionError
 from workflow_runner.dsl.loader import MAX_NESTING
+from workflow_runner.engine.definition import Definition, load_definition
 
 
 def settings_or_exit() -> Settings:

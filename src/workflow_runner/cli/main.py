@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from temporalio.client import WorkflowFailureError, WorkflowHandle
 
     from workflow_runner.config import Settings
-    from workflow_runner.dsl import Definition
+    from workflow_runner.engine.definition import Definition
 
 T = TypeVar("T")
 EXIT_INTERRUPTED = 130
@@ -311,7 +311,8 @@ def _about_workflow(workflow_id: str, settings: Settings) -> Iterator[None]:
 @app.command()
 def validate(files: Annotated[list[Path], typer.Argument(help="Definitions to check")]) -> None:
     """Check definitions without running them; exit 2 if any is invalid."""
-    from workflow_runner.dsl import DefinitionError, load_definition
+    from workflow_runner.dsl.errors import DefinitionError
+    from workflow_runner.engine.definition import load_definition
 
     bad = 0
     for file in files:

@@ -12,8 +12,8 @@ from temporalio.client import Client, WorkflowHandle
 from workflow_runner.claimcheck.converter import build_data_converter
 from workflow_runner.claimcheck.store import ObjectStore
 from workflow_runner.config import Settings
-from workflow_runner.dsl import Definition
-from workflow_runner.dsl.catalog import resolve_references
+from workflow_runner.engine.catalog import resolve_references
+from workflow_runner.engine.definition import Definition
 from workflow_runner.engine.workflow import WORKFLOW_NAME, RunRequest
 
 ENV_PREFIX = "WORKFLOW_ENV_"
@@ -48,7 +48,7 @@ def workflow_env(environ: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def new_workflow_id(definition: Definition) -> str:
-    return f"{definition.document['name']}-{uuid.uuid4().hex[:12]}"
+    return f"{definition.name}-{uuid.uuid4().hex[:12]}"
 
 
 async def start_run(

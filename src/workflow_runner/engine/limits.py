@@ -95,7 +95,7 @@ def check_payload_size(value: Any, what: str, limit: int, instance: str | None) 
     if size > QUICK_WALK_BYTES:
         # Big: C's encoder, not a Python walk (tens of times faster, which matters
         # in workflow code: walking 1,000,000 numbers in the sandbox took over 2 s).
-        size = len(json.dumps(value, separators=(",", ":")))
+        size = len(json.dumps(value, separators=(",", ":"), default=vars))
     if size + PAYLOAD_ENVELOPE_BYTES > limit:
         raise WorkflowError.of(
             "runtime",

@@ -57,13 +57,10 @@ in a response would corrupt it); such a value is not a secret anyway.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-from temporalio import activity
 
 MIN_REDACTED_LENGTH = 4
 NONCE_ACTIVITY = "secret_nonce"
@@ -95,12 +92,6 @@ def marker(name: str) -> str:
 
 def tokens_for(names: Iterable[str], nonce: str) -> dict[str, str]:
     return {name: token(name, nonce) for name in names}
-
-
-@activity.defn(name=NONCE_ACTIVITY)
-async def secret_nonce() -> str:
-    """128 fresh random bits; a local activity so the value is recorded and replayed."""
-    return os.urandom(16).hex()
 
 
 def reveal(value: Any, secrets: Mapping[str, str], scope: SecretScope | None) -> Any:

@@ -18,11 +18,10 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from workflow_runner.config import Settings
 from workflow_runner.dsl.jq_pool import POOL
 from workflow_runner.engine.activities.expressions import evaluate_expression
-from workflow_runner.engine.activities.http import HttpActivities
-from workflow_runner.engine.activities.process import ProcessActivities
+from workflow_runner.engine.activities.secret_nonce import secret_nonce
 from workflow_runner.engine.interceptors import PayloadLimitInterceptor
 from workflow_runner.engine.limits import RunLimits, register, unregister
-from workflow_runner.engine.secrets import secret_nonce
+from workflow_runner.engine.tasks import ACTIVITIES
 from workflow_runner.engine.workflow import DslWorkflow
 
 # jq is a C extension the sandbox cannot re-import. Our own package is passed
@@ -39,12 +38,12 @@ PASSTHROUGH_MODULES = ("jq", "yaml", "workflow_runner")
 async def running_worker(
     client: Client, settings: Settings, *, task_queue: str | None = None, **options: object
 ) -> AsyncIterator[Worker]:
-    """A started worker for ``task_queue``; shut down (activities drained) on exit."""
-    http = HttpActivities(
-        dict(settings.secrets),
-        max_response_bytes=min(settings.http_max_response_bytes, settings.max_payload_bytes),
-    )
-    processes = ProcessActivities(dict(settings.secrets))
+    """A started worker for ``task_queue``; shut down (activities drained) on exit.
+
+    Activities come from the task registry (``engine/tasks``): each I/O task type
+    builds its own from the settings.
+    """
+    task_activities = [build(settings) for build in ACTIVITIES]
     runner = SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
     )
@@ -57,7 +56,11 @@ async def running_worker(
         client,
         task_queue=queue,
         workflows=[DslWorkflow],
-        activities=[http.call_http, processes.run_process, evaluate_expression, secret_nonce],
+        activities=[
+            *(fn for group in task_activities for fn in group.functions),
+            evaluate_expression,
+            secret_nonce,
+        ],
         workflow_runner=runner,
         interceptors=interceptors,
         **options,  # type: ignore[arg-type]
@@ -79,4 +82,6 @@ async def running_worker(
         if attached:
             POOL.detach()
         unregister(queue, limits)
-        await http.close()
+        for group in task_activities:
+            if group.close is not None:
+                await group.close()

@@ -1,7 +1,8 @@
 """``DslWorkflow``: the one Temporal workflow type that runs every DSL definition.
 
 It owns what only a Temporal workflow can do (timers, activities, child
-workflows, signals, queries) and hands the definition to the interpreter.
+workflows, signals, queries) — it is the interpreter's ``WorkflowIO`` — and
+hands the typed definition to the interpreter.
 Any exception escaping the interpreter fails the run (``failure_exception_types``):
 an interpreter bug or a malformed runtime value will not heal by retrying the
 workflow task, and a retried task would look like a hang.
@@ -10,6 +11,7 @@ workflow task, and a retried task would look like a hang.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -17,10 +19,18 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from workflow_runner.dsl.errors import WorkflowError
-    from workflow_runner.dsl.expressions import evaluate, json_size, select_args, try_fast_path
+    from workflow_runner.dsl.errors import DefinitionError, WorkflowError
+    from workflow_runner.dsl.expressions import (
+        BOUNDED_INPUT_BYTES,
+        evaluate,
+        json_size,
+        select_args,
+        try_fast_path,
+    )
+    from workflow_runner.engine.definition import model_of
     from workflow_runner.engine.events import consume_matching, make_event, signal_event
     from workflow_runner.engine.failures import to_application_error, to_workflow_error
     from workflow_runner.engine.interpreter import Interpreter
@@ -31,7 +41,8 @@ with workflow.unsafe.imports_passed_through():
         check_payload_size,
         limits_for,
     )
-    from workflow_runner.engine.secrets import NONCE_ACTIVITY, tokens_for
+    from workflow_runner.engine.secrets import NONCE_ACTIVITY, SecretScope, tokens_for
+    from workflow_runner.engine.tasks.base import ActivityCall, Outcome
 
 WORKFLOW_NAME = "DslWorkflow"
 EVENT_SIGNAL = "event"
@@ -73,7 +84,7 @@ class DslWorkflow:
         self._pacer = Pacer()
         self._definitions: dict[str, dict[str, Any]] = {}
         self._env: dict[str, str] = {}
-        self._secret_scope: dict[str, Any] = {"nonce": "", "names": []}
+        self._secret_scope = SecretScope()
 
     @workflow.run
     async def run(self, request: RunRequest) -> Any:
@@ -81,23 +92,31 @@ class DslWorkflow:
         self._env = request.env
         info = workflow.info()
         self._limits = limits_for(info.task_queue)
+        try:
+            model = model_of(request.definition)
+        except DefinitionError as error:
+            raise ApplicationError(
+                f"the run request's definition is invalid: {error}",
+                type="InvalidDefinition",
+                non_retryable=True,
+            ) from None
         # Per-run nonce: only tokens carrying it resolve (see engine/secrets.py).
-        names = list(request.definition.get("use", {}).get("secrets", []))
+        names = list(model.secrets)
         if names:
             nonce = await workflow.execute_local_activity(
                 NONCE_ACTIVITY, start_to_close_timeout=EXPRESSION_TIMEOUT, result_type=str
             )
-            self._secret_scope = {"nonce": nonce, "names": names}
+            self._secret_scope = SecretScope(nonce, names)
         interpreter = Interpreter(
-            definition=request.definition,
+            workflow=model,
             io=self,
             workflow_info={
                 "id": info.workflow_id,
                 "runId": info.run_id,
-                "definition": request.definition.get("document", {}),
+                "definition": dict(model.document.raw),
                 "startedAt": {"iso8601": info.start_time.isoformat()},
             },
-            secrets=tokens_for(names, self._secret_scope["nonce"]),
+            secrets=tokens_for(names, self._secret_scope.nonce),
             env=request.env,
             max_then_jumps=self._limits.max_then_jumps,
         )
@@ -154,7 +173,13 @@ class DslWorkflow:
         budget = self._limits.expression
         if size <= INLINE_EXPRESSION_BYTES:
             return evaluate(
-                body, data, args, now=workflow.time(), where=where, budget=budget.inline()
+                body,
+                data,
+                args,
+                now=workflow.time(),
+                where=where,
+                budget=budget.inline(),
+                in_process=size <= BOUNDED_INPUT_BYTES,
             )
         request = {
             "body": body,
@@ -212,33 +237,24 @@ class DslWorkflow:
             del self._progress[:dropped]
             self._progress_offset += dropped
 
-    async def call_http(
-        self, request: dict[str, Any], limit: timedelta | None, pointer: str
-    ) -> Any:
-        return await self._activity("call_http", request, limit, pointer)
-
-    async def run_process(
-        self, request: dict[str, Any], limit: timedelta | None, pointer: str
-    ) -> Any:
-        return await self._activity("run_process", request, limit, pointer)
-
-    async def _activity(
-        self, name: str, request: dict[str, Any], limit: timedelta | None, pointer: str
-    ) -> Any:
-        self._check_size(request, f"the request of {name}", pointer)
+    async def activity(self, call: ActivityCall) -> Any:
+        """Run a task's activity with the task's timeout; its request carries the secret scope."""
+        request = call.request
+        if dataclasses.is_dataclass(request) and hasattr(request, "secret_scope"):
+            request = dataclasses.replace(request, secret_scope=self._secret_scope)  # type: ignore[type-var]
+        self._check_size(vars(request), f"the request of {call.name}", call.pointer)
         return await _as_dsl_errors(
             workflow.execute_activity(
-                name,
-                {**request, "secret_scope": self._secret_scope},
-                start_to_close_timeout=limit or DEFAULT_ACTIVITY_TIMEOUT,
+                call.name,
+                request,
+                start_to_close_timeout=call.timeout or DEFAULT_ACTIVITY_TIMEOUT,
                 retry_policy=IO_RETRY,
-                summary=pointer,
+                summary=call.pointer,
             ),
-            pointer,
+            call.pointer,
         )
 
-    async def run_workflow(self, spec: dict[str, Any], input: Any, pointer: str) -> Any:
-        reference = f"{spec.get('namespace', 'default')}/{spec['name']}:{spec.get('version', '')}"
+    async def run_workflow(self, reference: str, input: Any, pointer: str) -> Any:
         definition = self._definitions.get(reference)
         if definition is None:
             known = ", ".join(sorted(self._definitions)) or "none"
@@ -260,7 +276,8 @@ class DslWorkflow:
             pointer,
         )
 
-    async def listen(self, spec: dict[str, Any], limit: timedelta | None, pointer: str) -> Any:
+    async def listen(self, to: Mapping[str, Any], limit: timedelta | None, pointer: str) -> Any:
+        spec = dict(to)
         result: list[Any] = []
 
         def ready() -> bool:
@@ -294,7 +311,7 @@ class DslWorkflow:
         self._events.append(event)
         return event
 
-    async def first_completed(self, coros: Sequence[Awaitable[Any]]) -> Any:
+    async def first_completed(self, coros: Sequence[Awaitable[Outcome]]) -> Outcome:
         tasks = [asyncio.ensure_future(c) for c in coros]
         done, pending = await workflow.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:

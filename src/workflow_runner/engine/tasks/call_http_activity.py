@@ -1,5 +1,7 @@
-"""``call: http`` as an activity, with httpx.
+"""The ``call_http`` activity: the I/O half of ``call: http`` (task side: ``call_http.py``).
 
+Kept in its own module so that reading and validating a definition never
+imports httpx or temporalio (``validate`` starts in a fraction of a second).
 Status handling follows the DSL: a 4xx is the caller's mistake and will not
 improve on retry (non-retryable communication error); a 5xx or a connection
 failure may (retryable). A large response is just a large activity result:
@@ -24,7 +26,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -35,16 +37,19 @@ from workflow_runner.dsl.errors import WorkflowError
 from workflow_runner.engine.activities.errors import activity_failure
 from workflow_runner.engine.secrets import (
     MissingSecretError,
-    SecretScope,
     disarm,
     redact,
     redact_bytes,
     redact_value,
     reveal,
 )
+from workflow_runner.engine.tasks.call_http import (
+    ACTIVITY,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    LIMIT_VARIABLE,
+    HttpRequest,
+)
 
-DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-LIMIT_VARIABLE = "HTTP_MAX_RESPONSE_BYTES"
 # How much of an error response is read for the error's detail.
 _ERROR_BODY_BYTES = 4096
 
@@ -52,19 +57,6 @@ _ERROR_BODY_BYTES = 4096
 # it) included; the log handlers redact too (cli/logs.py), this keeps the line
 # from being produced at all.
 logging.getLogger("httpx").setLevel(logging.WARNING)
-
-
-@dataclass
-class HttpRequest:
-    method: str
-    uri: str
-    headers: dict[str, Any] = field(default_factory=dict)
-    query: dict[str, Any] = field(default_factory=dict)
-    body: Any = None
-    output: str = "content"
-    redirect: bool = False
-    instance: str = ""
-    secret_scope: SecretScope | None = None
 
 
 @dataclass
@@ -99,7 +91,7 @@ class HttpActivities:
     async def close(self) -> None:
         await self.client.aclose()
 
-    @activity.defn(name="call_http")
+    @activity.defn(name=ACTIVITY)
     async def call_http(self, request: HttpRequest) -> Any:
         try:
             return await self._call(request)

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from workflow_runner.dsl import Definition, DefinitionError, load_definition
+from workflow_runner.dsl.errors import DefinitionError
+from workflow_runner.engine.definition import Definition, load_definition
 
 
 def workflow_references(value: Any) -> Iterator[str]:

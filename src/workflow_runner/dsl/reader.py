@@ -1,14 +1,22 @@
-"""Static checks of a workflow definition, before anything runs.
+"""Reading a definition: validation and the typed model in one walk, before anything runs.
 
 Every problem is collected (not only the first) with file, line, column, the
 JSON pointer of the offending node and a sentence saying what to change.
+Reading succeeds only when there is no problem at all, so the model it
+returns is complete: defaults applied, named references resolved.
+
+The reader knows the workflow's frame (``document``, ``use``, ``do`` lists and
+what every task shares); each task type reads its own properties through the
+:class:`TaskKind` it registers (``engine/tasks``), so this module never
+changes when a task type is added.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import timedelta
+from typing import Any, Protocol
 
 from workflow_runner.dsl.durations import parse_duration
 from workflow_runner.dsl.errors import DefinitionError, Problem
@@ -19,28 +27,59 @@ from workflow_runner.dsl.expressions import (
     is_expression,
 )
 from workflow_runner.dsl.loader import Locations, pointer_join
-from workflow_runner.dsl.tasks import (
-    COMMON,
-    FLOW_DIRECTIVES,
-    TASK_PROPERTIES,
-    task_type,
-)
-from workflow_runner.dsl.validate_io import IoTaskChecks
+from workflow_runner.dsl.model import Document, RetryPolicy, TaskList, TaskModel, WorkflowModel
 
 TOP_LEVEL = frozenset(
     {"document", "input", "use", "do", "timeout", "output", "schedule", "evaluate"}
 )
 SUPPORTED_USE = frozenset({"errors", "secrets", "timeouts", "retries"})
+# Properties every task may have, beside its own.
+COMMON = frozenset({"if", "input", "output", "export", "timeout", "then", "metadata"})
+FLOW_DIRECTIVES = frozenset({"continue", "exit", "end"})
+RETRY_PROPERTIES = ("delay", "backoff", "limit", "jitter", "when", "exceptWhen")
+
+
+@dataclass(frozen=True)
+class TaskNode:
+    """One task as written, with what its reader needs to check and build it."""
+
+    name: str
+    pointer: str
+    raw: dict[str, Any]
+    scope: tuple[str, ...]  # loop and error variables visible here
+    siblings: tuple[str, ...]  # names a ``then`` may jump to
+    common: dict[str, Any]  # TaskModel's shared fields, already read
+
+    def at(self, *path: str | int) -> str:
+        pointer = self.pointer
+        for token in path:
+            pointer = pointer_join(pointer, token)
+        return pointer
+
+
+class TaskKind(Protocol):
+    """A task type as the reader sees it: its key, its properties, how to read it."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def properties(self) -> frozenset[str]: ...
+
+    def read(self, reader: DefinitionReader, node: TaskNode) -> TaskModel | None:
+        """The typed task, or ``None`` after reporting what is wrong through ``reader``."""
+        ...
 
 
 @dataclass
-class Validator(IoTaskChecks):
+class DefinitionReader:
     file: str
     locations: Locations
+    kinds: Sequence[TaskKind]  # in matching order: a ``for`` task also has ``do``
     problems: list[Problem] = field(default_factory=list)
-    use_errors: frozenset[str] = frozenset()
-    use_retries: frozenset[str] = frozenset()
-    use_timeouts: frozenset[str] = frozenset()
+    errors: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    retries: dict[str, RetryPolicy] = field(default_factory=dict)
+    timeouts: dict[str, timedelta] = field(default_factory=dict)
 
     def problem(self, pointer: str, message: str) -> None:
         line, column = self._location(pointer)
@@ -51,17 +90,20 @@ class Validator(IoTaskChecks):
             pointer = pointer.rsplit("/", 1)[0]
         return self.locations.get(pointer, (1, 1))
 
+    def kind_of(self, task: Mapping[str, Any]) -> TaskKind | None:
+        return next((kind for kind in self.kinds if kind.key in task), None)
+
     # -- workflow -------------------------------------------------------------
 
-    def workflow(self, data: Any) -> None:
+    def workflow(self, data: Any) -> WorkflowModel | None:
         if not isinstance(data, dict):
             self.problem("", "a workflow definition must be a YAML mapping with document and do")
-            return
+            return None
         for key in data:
             if key not in TOP_LEVEL:
                 self.problem(pointer_join("", key), f"unknown top-level property {key!r}")
-        self.document(data.get("document"))
-        self.use(data.get("use"))
+        document = self.document(data.get("document"))
+        secrets = self.use(data.get("use"))
         if "schedule" in data:
             self.problem("/schedule", "'schedule' is not supported yet; start runs with the CLI")
         evaluate = data.get("evaluate")
@@ -71,21 +113,38 @@ class Validator(IoTaskChecks):
             self.problem(
                 "/evaluate", "only jq runtime expressions are supported (evaluate.language: jq)"
             )
-        if "input" in data:
+        input_from = (
             self.io_spec("/input", data["input"], ("from", "schema"), ())
-        if "output" in data:
+            if ("input" in data)
+            else None
+        )
+        output_as = (
             self.io_spec("/output", data["output"], ("as", "schema"), ())
-        if "timeout" in data:
-            self.timeout("/timeout", data["timeout"])
+            if ("output" in data)
+            else None
+        )
+        timeout = self.timeout("/timeout", data["timeout"]) if "timeout" in data else None
+        tasks: TaskList | None = None
         if "do" not in data:
             self.problem("", "missing 'do': the list of tasks to run")
         else:
-            self.do_list("/do", data["do"], ())
+            tasks = self.do_list("/do", data["do"], ())
+        if document is None or tasks is None or self.problems:
+            return None
+        return WorkflowModel(
+            document=document,
+            do=tasks,
+            secrets=secrets,
+            input_from=input_from,
+            output_as=output_as,
+            timeout=timeout,
+            errors=dict(self.errors),
+        )
 
-    def document(self, doc: Any) -> None:
+    def document(self, doc: Any) -> Document | None:
         if not isinstance(doc, dict):
             self.problem("/document", "missing 'document' with dsl, namespace, name and version")
-            return
+            return None
         for key in ("dsl", "namespace", "name", "version"):
             if not isinstance(doc.get(key), str) or not doc.get(key):
                 self.problem(
@@ -96,13 +155,22 @@ class Validator(IoTaskChecks):
             self.problem(
                 "/document/dsl", f"DSL version {dsl!r} is not supported; this runner reads 1.0.x"
             )
+        return Document(
+            dsl=dsl,
+            namespace=str(doc.get("namespace", "")),
+            name=str(doc.get("name", "")),
+            version=str(doc.get("version", "")),
+            raw=doc,
+        )
 
-    def use(self, use: Any) -> None:
+    def use(self, use: Any) -> tuple[str, ...]:
+        """Read ``use``; named errors, retries and timeouts are kept for tasks that cite them."""
         if use is None:
-            return
+            return ()
         if not isinstance(use, dict):
             self.problem("/use", "'use' must be a mapping")
-            return
+            return ()
+        secrets: tuple[str, ...] = ()
         for key, value in use.items():
             pointer = pointer_join("/use", key)
             if key not in SUPPORTED_USE:
@@ -110,26 +178,33 @@ class Validator(IoTaskChecks):
             elif key == "secrets":
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                     self.problem(pointer, "use.secrets must be a list of secret names")
+                else:
+                    secrets = tuple(value)
             elif not isinstance(value, dict):
                 self.problem(pointer, f"use.{key} must be a mapping of names to definitions")
         errors, retries, timeouts = (use.get(k) for k in ("errors", "retries", "timeouts"))
         if isinstance(errors, dict):
-            self.use_errors = frozenset(errors)
             for name, error in errors.items():
-                self.error_definition(pointer_join("/use/errors", name), error)
-        if isinstance(retries, dict):
-            self.use_retries = frozenset(retries)
+                if self.error_definition(pointer_join("/use/errors", name), error):
+                    self.errors[name] = error
         if isinstance(timeouts, dict):
-            self.use_timeouts = frozenset(timeouts)
             for name, timeout in timeouts.items():
-                self.timeout(pointer_join("/use/timeouts", name), timeout)
+                limit = self.timeout(pointer_join("/use/timeouts", name), timeout)
+                if limit is not None:
+                    self.timeouts[name] = limit
+        if isinstance(retries, dict):
+            for name, retry in retries.items():
+                policy = self.retry(pointer_join("/use/retries", name), retry)
+                if policy is not None:
+                    self.retries[name] = policy
+        return secrets
 
-    # -- tasks ----------------------------------------------------------------
+    # -- task lists -----------------------------------------------------------
 
-    def do_list(self, pointer: str, tasks: Any, scope: tuple[str, ...]) -> None:
+    def do_list(self, pointer: str, tasks: Any, scope: tuple[str, ...]) -> TaskList | None:
         if not isinstance(tasks, list) or not tasks:
             self.problem(pointer, "must be a non-empty list of tasks, each '- name: {...}'")
-            return
+            return None
         names: list[str] = []
         for index, item in enumerate(tasks):
             item_pointer = pointer_join(pointer, index)
@@ -143,11 +218,17 @@ class Validator(IoTaskChecks):
             if name in names:
                 self.problem(pointer_join(item_pointer, name), f"duplicate task name {name!r}")
             names.append(name)
+        read: list[TaskModel | None] = []
         for index, item in enumerate(tasks):
             if isinstance(item, dict) and len(item) == 1:
                 ((name, task),) = item.items()
-                self.task(pointer_join(pointer_join(pointer, index), name), task, names, scope)
+                task_pointer = pointer_join(pointer_join(pointer, index), name)
+                read.append(self.task(task_pointer, str(name), task, tuple(names), scope))
         self.busy_loops(pointer, tasks, names)
+        models = [task for task in read if task is not None]
+        if len(models) != len(tasks):
+            return None
+        return TaskList(pointer, tuple(models))
 
     def busy_loops(self, pointer: str, tasks: list[Any], names: list[str]) -> None:
         """A ``then`` cycle made only of unconditional ``set`` tasks can never end.
@@ -162,7 +243,10 @@ class Validator(IoTaskChecks):
 
         def step(index: int) -> int | None:
             _, task = entries[index]
-            if not isinstance(task, dict) or task_type(task) != "set" or "if" in task:
+            if not isinstance(task, dict) or "if" in task:
+                return None
+            kind = self.kind_of(task)
+            if kind is None or kind.key != "set":
                 return None
             target = task.get("then", "continue")
             if target == "continue":
@@ -185,38 +269,53 @@ class Validator(IoTaskChecks):
                     f"'then' loop {cycle} has no condition, wait or I/O: it would never end",
                 )
 
-    def task(self, pointer: str, task: Any, siblings: list[str], scope: tuple[str, ...]) -> None:
+    def task(
+        self,
+        pointer: str,
+        name: str,
+        task: Any,
+        siblings: tuple[str, ...],
+        scope: tuple[str, ...],
+    ) -> TaskModel | None:
         if not isinstance(task, dict):
             self.problem(pointer, "a task must be a mapping, e.g. 'set: {...}' or 'call: http'")
-            return
-        kind = task_type(task)
+            return None
+        kind = self.kind_of(task)
         if kind is None:
             keys = ", ".join(sorted(task)) or "nothing"
             self.problem(
                 pointer,
                 f"unknown task type (found {keys}); expected one of "
-                + ", ".join(sorted(TASK_PROPERTIES)),
+                + ", ".join(sorted(k.key for k in self.kinds)),
             )
-            return
-        allowed = TASK_PROPERTIES[kind] | COMMON
+            return None
+        allowed = kind.properties | COMMON
         for key in task:
             if key not in allowed:
                 self.problem(
-                    pointer_join(pointer, key), f"unknown property {key!r} for a {kind} task"
+                    pointer_join(pointer, key), f"unknown property {key!r} for a {kind.key} task"
                 )
+        common: dict[str, Any] = {"name": name, "pointer": pointer, "definition": task}
         if "if" in task:
             self.expression(pointer_join(pointer, "if"), task["if"], scope, bare=True)
-        if "input" in task:
-            self.io_spec(pointer_join(pointer, "input"), task["input"], ("from", "schema"), scope)
-        if "output" in task:
-            self.io_spec(pointer_join(pointer, "output"), task["output"], ("as", "schema"), scope)
-        if "export" in task:
-            self.io_spec(pointer_join(pointer, "export"), task["export"], ("as", "schema"), scope)
+            common["condition"] = task["if"]
+        for key, expr_key, field_name in (
+            ("input", "from", "input_from"),
+            ("output", "as", "output_as"),
+            ("export", "as", "export_as"),
+        ):
+            if key in task:
+                common[field_name] = self.io_spec(
+                    pointer_join(pointer, key), task[key], (expr_key, "schema"), scope
+                )
         if "timeout" in task:
-            self.timeout(pointer_join(pointer, "timeout"), task["timeout"])
+            common["timeout"] = self.timeout(pointer_join(pointer, "timeout"), task["timeout"])
         if "then" in task:
             self.then(pointer_join(pointer, "then"), task["then"], siblings)
-        getattr(self, f"task_{kind}")(pointer, task, scope)
+            common["then"] = task["then"] if task["then"] != "continue" else None
+        before = len(self.problems)
+        model = kind.read(self, TaskNode(name, pointer, task, scope, siblings, common))
+        return model if len(self.problems) == before else None
 
     def then(self, pointer: str, target: Any, siblings: Iterable[str]) -> None:
         if not isinstance(target, str) or (
@@ -228,122 +327,23 @@ class Validator(IoTaskChecks):
                 + ", ".join(siblings),
             )
 
-    def task_do(self, pointer: str, task: dict[str, Any], scope: tuple[str, ...]) -> None:
-        self.do_list(pointer_join(pointer, "do"), task["do"], scope)
+    # -- shared pieces --------------------------------------------------------
 
-    def task_set(self, pointer: str, task: dict[str, Any], scope: tuple[str, ...]) -> None:
-        value = task["set"]
-        if not isinstance(value, dict | str):
-            self.problem(
-                pointer_join(pointer, "set"), "set must be a mapping (or one ${ } expression)"
-            )
-        self.expressions_in(pointer_join(pointer, "set"), value, scope)
-
-    def task_switch(self, pointer: str, task: dict[str, Any], scope: tuple[str, ...]) -> None:
-        cases = task["switch"]
-        base = pointer_join(pointer, "switch")
-        if not isinstance(cases, list) or not cases:
-            self.problem(base, "switch must be a non-empty list of '- caseName: {when, then}'")
-            return
-        siblings = self._siblings_of(pointer)
-        for index, item in enumerate(cases):
-            item_pointer = pointer_join(base, index)
-            if (
-                not isinstance(item, dict)
-                or len(item) != 1
-                or not isinstance(next(iter(item.values())), dict)
-            ):
-                self.problem(
-                    item_pointer, "each switch case must be 'caseName: {when: ..., then: ...}'"
-                )
-                continue
-            ((name, case),) = item.items()
-            case_pointer = pointer_join(item_pointer, name)
-            for key in case:
-                if key not in ("when", "then"):
-                    self.problem(
-                        pointer_join(case_pointer, key), f"unknown switch case property {key!r}"
-                    )
-            if "when" in case:
-                self.expression(pointer_join(case_pointer, "when"), case["when"], scope, bare=True)
-            if "then" not in case:
-                self.problem(
-                    case_pointer, "a switch case needs 'then' (continue, exit, end or a task name)"
-                )
-            else:
-                self.then(pointer_join(case_pointer, "then"), case["then"], siblings)
-
-    def task_for(self, pointer: str, task: dict[str, Any], scope: tuple[str, ...]) -> None:
-        spec = task["for"]
-        base = pointer_join(pointer, "for")
-        if not isinstance(spec, dict) or "in" not in spec:
-            self.problem(base, "for needs 'in' (the collection) and optionally 'each' and 'at'")
-            return
-        for key in spec:
-            if key not in ("each", "in", "at"):
-                self.problem(pointer_join(base, key), f"unknown for property {key!r}")
-        self.expression(pointer_join(base, "in"), spec["in"], scope, bare=True)
-        inner = (*scope, str(spec.get("each", "item")), str(spec.get("at", "index")))
-        if "while" in task:
-            self.expression(pointer_join(pointer, "while"), task["while"], inner, bare=True)
-        if "do" not in task:
-            self.problem(pointer, "a for task needs 'do': the tasks to run for each item")
-        else:
-            self.do_list(pointer_join(pointer, "do"), task["do"], inner)
-
-    def task_fork(self, pointer: str, task: dict[str, Any], scope: tuple[str, ...]) -> None:
-        spec = task["fork"]
-        base = pointer_join(pointer, "fork")
-        if not isinstance(spec, dict) or "branches" not in spec:
-            self.problem(base, "fork needs 'branches': a list of tasks to run concurrently")
-            return
-        for key in spec:
-            if key not in ("branches", "compete"):
-                self.problem(pointer_join(base, key), f"unknown fork property {key!r}")
-        if not isinstance(spec.get("compete", False), bool):
-            self.problem(pointer_join(base, "compete"), "compete must be true or false")
-        self.do_list(pointer_join(base, "branches"), spec["branches"], scope)
-
-    def task_try(self, pointer: str, task: dict[str, Any], scope: tuple[str, ...]) -> None:
-        self.do_list(pointer_join(pointer, "try"), task["try"], scope)
-        catch = task.get("catch")
-        base = pointer_join(pointer, "catch")
-        if catch is None:
-            self.problem(pointer, "a try task needs 'catch'")
-            return
-        if not isinstance(catch, dict):
-            self.problem(base, "catch must be a mapping")
-            return
-        for key in catch:
-            if key not in ("errors", "as", "when", "exceptWhen", "retry", "do"):
-                self.problem(pointer_join(base, key), f"unknown catch property {key!r}")
-        errors = catch.get("errors")
-        if errors is not None and (not isinstance(errors, dict) or set(errors) - {"with"}):
-            self.problem(
-                pointer_join(base, "errors"), "catch.errors must be {with: {type, status, ...}}"
-            )
-        inner = (*scope, str(catch.get("as", "error")))
-        for key in ("when", "exceptWhen"):
-            if key in catch:
-                self.expression(pointer_join(base, key), catch[key], inner, bare=True)
-        if "retry" in catch:
-            self.retry(pointer_join(base, "retry"), catch["retry"])
-        if "do" in catch:
-            self.do_list(pointer_join(base, "do"), catch["do"], inner)
-
-    def retry(self, pointer: str, retry: Any) -> None:
+    def retry(self, pointer: str, retry: Any) -> RetryPolicy | None:
         if isinstance(retry, str):
-            if retry not in self.use_retries:
+            if retry not in self.retries:
                 self.problem(pointer, f"retry policy {retry!r} is not defined in use.retries")
-            return
+                return None
+            return self.retries[retry]
         if not isinstance(retry, dict):
             self.problem(pointer, "retry must be a mapping or the name of a use.retries policy")
-            return
+            return None
         for key in retry:
-            if key not in ("delay", "backoff", "limit", "jitter", "when", "exceptWhen"):
+            if key not in RETRY_PROPERTIES:
                 self.problem(pointer_join(pointer, key), f"unknown retry property {key!r}")
+        delay = timedelta(seconds=1)
         if "delay" in retry:
-            self.duration(pointer_join(pointer, "delay"), retry["delay"])
+            delay = self.duration(pointer_join(pointer, "delay"), retry["delay"]) or delay
         backoff = retry.get("backoff")
         if backoff is not None and (
             not isinstance(backoff, dict)
@@ -354,36 +354,40 @@ class Validator(IoTaskChecks):
                 pointer_join(pointer, "backoff"),
                 "backoff must be one of constant, linear or exponential",
             )
+            backoff = None
+        limit = retry.get("limit") or {}
+        if not isinstance(limit, dict):
+            self.problem(pointer_join(pointer, "limit"), "limit must be {attempt, duration}")
+            limit = {}
+        count = (limit.get("attempt") or {}).get("count")
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
+            self.problem(pointer_join(pointer, "limit"), "limit.attempt.count must be a number")
+            count = None
+        max_duration = None
+        if limit.get("duration") is not None:
+            max_duration = self.duration(pointer_join(pointer, "limit"), limit["duration"])
+        return RetryPolicy(
+            delay=delay,
+            backoff=next(iter(backoff)) if backoff else "constant",
+            max_attempts=count,
+            max_duration=max_duration,
+            when=retry.get("when"),
+            except_when=retry.get("exceptWhen"),
+        )
 
-    def task_raise(self, pointer: str, task: dict[str, Any], scope: tuple[str, ...]) -> None:
-        spec = task["raise"]
-        base = pointer_join(pointer, "raise")
-        error = spec.get("error") if isinstance(spec, dict) else None
-        if error is None:
-            self.problem(base, "raise needs 'error': an error definition or a use.errors name")
-        elif isinstance(error, str):
-            if error not in self.use_errors:
-                self.problem(
-                    pointer_join(base, "error"), f"error {error!r} is not defined in use.errors"
-                )
-        else:
-            self.error_definition(pointer_join(base, "error"), error)
-
-    def error_definition(self, pointer: str, error: Any) -> None:
+    def error_definition(self, pointer: str, error: Any) -> bool:
         if not isinstance(error, dict) or "type" not in error or "status" not in error:
             self.problem(pointer, "an error needs at least 'type' (a URI) and 'status'")
-
-    def task_wait(self, pointer: str, task: dict[str, Any], scope: tuple[str, ...]) -> None:
-        self.duration(pointer_join(pointer, "wait"), task["wait"])
-
-    # -- shared pieces --------------------------------------------------------
+            return False
+        return True
 
     def io_spec(
         self, pointer: str, spec: Any, keys: tuple[str, ...], scope: tuple[str, ...]
-    ) -> None:
+    ) -> Any:
+        """Check ``input``/``output``/``export``; the expression under ``keys[0]``, if any."""
         if not isinstance(spec, dict):
             self.problem(pointer, f"must be a mapping with {' or '.join(keys)}")
-            return
+            return None
         for key in spec:
             if key not in keys:
                 self.problem(
@@ -392,22 +396,29 @@ class Validator(IoTaskChecks):
                 )
         if keys[0] in spec:
             self.expression(pointer_join(pointer, keys[0]), spec[keys[0]], scope, bare=True)
+        return spec.get(keys[0])
 
-    def timeout(self, pointer: str, timeout: Any) -> None:
-        if isinstance(timeout, str) and timeout in self.use_timeouts:
-            return
+    def timeout(self, pointer: str, timeout: Any) -> timedelta | None:
+        if isinstance(timeout, str) and timeout in self.timeouts:
+            return self.timeouts[timeout]
         if not isinstance(timeout, dict) or "after" not in timeout:
             self.problem(pointer, "timeout must be {after: duration} or a use.timeouts name")
-            return
-        self.duration(pointer_join(pointer, "after"), timeout["after"])
+            return None
+        after = pointer_join(pointer, "after")
+        if is_expression(timeout["after"]):
+            self.problem(after, "timeout.after must be a duration, not an expression")
+            return None
+        return self.duration(after, timeout["after"])
 
-    def duration(self, pointer: str, value: Any) -> None:
+    def duration(self, pointer: str, value: Any) -> timedelta | None:
+        """The duration, or ``None`` for an expression (evaluated at run time) or a problem."""
         if is_expression(value):
-            return
+            return None
         try:
-            parse_duration(value)
+            return parse_duration(value)
         except ValueError as e:
             self.problem(pointer, str(e))
+            return None
 
     def expression(self, pointer: str, value: Any, scope: tuple[str, ...], *, bare: bool) -> None:
         if isinstance(value, str) and (bare or is_expression(value)):
@@ -430,25 +441,17 @@ class Validator(IoTaskChecks):
             for index, item in enumerate(value):
                 self.expressions_in(pointer_join(pointer, index), item, scope)
 
-    def _siblings_of(self, task_pointer: str) -> list[str]:
-        """Names of the tasks in the same do list (switch targets), from the locations index."""
-        list_pointer = task_pointer.rsplit("/", 2)[0]
-        names = []
-        for pointer in self.locations:
-            head, _, name = pointer.rpartition("/")
-            parent, _, index = head.rpartition("/")
-            if parent == list_pointer and index.isdigit() and name:
-                names.append(name.replace("~1", "/").replace("~0", "~"))
-        return names
-
 
 def _names(scope: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted(set(STANDARD_ARGS) | set(scope)))
 
 
-def validate(data: Any, locations: Locations, file: str) -> None:
-    """Raise ``DefinitionError`` listing every problem, or return when the definition is valid."""
-    validator = Validator(file, locations)
-    validator.workflow(data)
-    if validator.problems:
-        raise DefinitionError(validator.problems)
+def read_workflow(
+    data: Any, locations: Locations, file: str, kinds: Sequence[TaskKind]
+) -> WorkflowModel:
+    """The typed definition; ``DefinitionError`` listing every problem when it is invalid."""
+    reader = DefinitionReader(file, locations, kinds)
+    model = reader.workflow(data)
+    if reader.problems or model is None:
+        raise DefinitionError(reader.problems or [Problem(file, 1, 1, "", "invalid definition")])
+    return model

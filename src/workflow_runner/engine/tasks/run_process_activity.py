@@ -1,4 +1,5 @@
-"""``run: shell`` and ``run: script`` as activities.
+"""The ``run_process`` activity: the I/O half of ``run: shell`` / ``run: script``
+(task side: ``run_process.py``).
 
 Arguments are appended to the command as shell-quoted words, so data from
 the workflow cannot inject shell syntax. A process outlives nothing: when
@@ -23,14 +24,14 @@ import os
 import shlex
 import signal
 import sys
-from dataclasses import dataclass, field
 from typing import Any
 
 from temporalio import activity
 
 from workflow_runner.dsl.errors import WorkflowError
 from workflow_runner.engine.activities.errors import activity_failure
-from workflow_runner.engine.secrets import MissingSecretError, SecretScope, redact, reveal
+from workflow_runner.engine.secrets import MissingSecretError, redact, reveal
+from workflow_runner.engine.tasks.run_process import ACTIVITY, ProcessRequest
 
 # Passed on from the worker's environment; everything else is withheld. Not
 # the proxy variables: their URLs often carry credentials (declare them on the
@@ -42,19 +43,6 @@ INHERITED_VARIABLES = frozenset(
         *("SSL_CERT_FILE", "SSL_CERT_DIR"),  # where the trusted CAs are: paths, not secrets
     }
 )
-
-
-@dataclass
-class ProcessRequest:
-    kind: str  # "shell" or "script"
-    command: str = ""  # shell command, or the script's code
-    arguments: Any = None
-    environment: dict[str, Any] = field(default_factory=dict)
-    returns: str = "stdout"
-    wait: bool = True
-    stdin: str | None = None
-    instance: str = ""
-    secret_scope: SecretScope | None = None
 
 
 def child_environment(declared: dict[str, str]) -> dict[str, str]:
@@ -69,7 +57,7 @@ class ProcessActivities:
     def __init__(self, secrets: dict[str, str]) -> None:
         self.secrets = secrets
 
-    @activity.defn(name="run_process")
+    @activity.defn(name=ACTIVITY)
     async def run_process(self, request: ProcessRequest) -> Any:
         try:
             return await self._run(request)

@@ -1,0 +1,90 @@
+"""The typed definition: what the reader produces and the interpreter walks.
+
+Every default is applied here, once, and every name a definition refers to
+(``use.timeouts``, ``use.retries``, ``use.errors``) is resolved while reading,
+so the interpreter never looks a key up in a raw mapping. Task models are
+frozen dataclasses: a definition is shared by every run a worker executes.
+
+This module knows the parts common to every task (``if``, ``input``,
+``output``, ``export``, ``timeout``, ``then``); each task type subclasses
+:class:`TaskModel` in its own module under ``engine/tasks``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+# What a task hands back to its list: ``None`` = next task, ``"exit"`` = leave
+# the list, ``"end"`` = end the run, any other string = jump to that task.
+Flow = str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskModel:
+    """What every task has, beside its own properties (validated, defaults applied)."""
+
+    name: str
+    pointer: str
+    definition: Mapping[str, Any]  # as written: the value of ``$task.definition``
+    condition: Any = None  # ``if``: a jq expression, or None
+    input_from: Any = None
+    output_as: Any = None
+    export_as: Any = None
+    timeout: timedelta | None = None
+    then: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskList:
+    """A ``do`` list: its tasks in order, and where ``then: name`` jumps to."""
+
+    pointer: str
+    tasks: tuple[TaskModel, ...]
+
+    def index_of(self, name: str) -> int:
+        for index, task in enumerate(self.tasks):
+            if task.name == name:
+                return index
+        raise KeyError(name)  # the reader checked every ``then`` target
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """``catch.retry``, inline or from ``use.retries``, with the spec's defaults applied."""
+
+    delay: timedelta = timedelta(seconds=1)
+    backoff: str = "constant"  # constant | linear | exponential
+    max_attempts: int | None = None  # limit.attempt.count
+    max_duration: timedelta | None = None  # limit.duration
+    when: Any = None
+    except_when: Any = None
+
+
+@dataclass(frozen=True)
+class Document:
+    dsl: str
+    namespace: str
+    name: str
+    version: str
+    raw: Mapping[str, Any]
+
+    @property
+    def reference(self) -> str:
+        """``namespace/name:version``, how ``run: workflow`` refers to a definition."""
+        return f"{self.namespace}/{self.name}:{self.version}"
+
+
+@dataclass(frozen=True)
+class WorkflowModel:
+    """A whole validated definition."""
+
+    document: Document
+    do: TaskList
+    secrets: tuple[str, ...] = ()
+    input_from: Any = None
+    output_as: Any = None
+    timeout: timedelta | None = None
+    errors: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)

@@ -1,0 +1,58 @@
+"""Definitions as the engine knows them: YAML read into the typed model by the task registry.
+
+The raw mapping still travels in the run request (it is what Temporal
+serializes, and what other workers re-read); every worker turns it into the
+typed model once per distinct definition (cached), so a run never walks raw
+dictionaries.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from workflow_runner.dsl.loader import load_yaml, read_definition_file
+from workflow_runner.dsl.model import WorkflowModel
+from workflow_runner.dsl.reader import read_workflow
+from workflow_runner.engine.tasks import TASK_TYPES
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A validated workflow: its typed model, its plain data and where it came from."""
+
+    model: WorkflowModel
+    data: dict[str, Any]
+    source: str
+
+    @property
+    def name(self) -> str:
+        return self.model.document.name
+
+    @property
+    def reference(self) -> str:
+        return self.model.document.reference
+
+
+def parse_definition(text: str, source: str = "<string>") -> Definition:
+    """Raise ``DefinitionError`` (every problem, located) unless ``text`` is a valid workflow."""
+    data, locations = load_yaml(text, source)
+    return Definition(read_workflow(data, locations, source, TASK_TYPES), data, source)
+
+
+def load_definition(path: Path) -> Definition:
+    text, source = read_definition_file(path)
+    return parse_definition(text, source)
+
+
+def model_of(data: dict[str, Any]) -> WorkflowModel:
+    """The typed model of a definition that arrived as data (a run request)."""
+    return _model_of_text(json.dumps(data, sort_keys=True, separators=(",", ":")))
+
+
+@lru_cache(maxsize=256)
+def _model_of_text(text: str) -> WorkflowModel:
+    return read_workflow(json.loads(text), {}, "<run request>", TASK_TYPES)

@@ -1,0 +1,53 @@
+"""The registry of task types: one module each, listed here in matching order.
+
+A task is recognised by the first key of this list that it has (a ``for``
+task also has ``do``, a ``try`` task has ``catch``...). Adding a task type is
+one new module with its model, reader and execution (and activity, for I/O)
+plus one line here; docs/contributing.md walks through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from workflow_runner.config import Settings
+from workflow_runner.engine.tasks import (
+    call,
+    call_http,
+    do,
+    emit,
+    for_loop,
+    fork,
+    listen,
+    raise_error,
+    run,
+    run_process,
+    set,
+    switch,
+    try_catch,
+    wait,
+)
+from workflow_runner.engine.tasks.base import ActivitySet, TaskType
+
+TASK_TYPES: tuple[TaskType, ...] = (
+    for_loop.TYPE,
+    try_catch.TYPE,
+    call.TYPE,
+    set.TYPE,
+    switch.TYPE,
+    fork.TYPE,
+    raise_error.TYPE,
+    wait.TYPE,
+    run.TYPE,
+    listen.TYPE,
+    emit.TYPE,
+    do.TYPE,
+)
+
+# The activities of the I/O task types, built per worker from its settings.
+ACTIVITIES: tuple[Callable[[Settings], ActivitySet], ...] = (
+    call_http.activities,
+    run_process.activities,
+)
+
+__all__ = ["ACTIVITIES", "TASK_TYPES"]

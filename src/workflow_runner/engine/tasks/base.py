@@ -1,0 +1,138 @@
+"""What a task type is to the engine: a typed model that knows how to run itself.
+
+Each task type is one module in this package holding its model (a frozen
+dataclass subclassing :class:`Task`), how it is read from YAML (its
+:class:`TaskType`), how it executes, and its activity when it does I/O.
+``engine/tasks/__init__.py`` lists them: the registry is that list, nothing
+is looked up by name.
+
+A task executes against :class:`Execution`, the interpreter's side of the
+bargain (expressions, nested task lists, the Temporal seam), so a task
+module never imports the interpreter and the interpreter never knows a
+task type.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol, TypeVar
+
+from workflow_runner.dsl.model import Flow, TaskList, TaskModel, WorkflowModel
+from workflow_runner.dsl.reader import DefinitionReader, TaskNode
+
+Outcome = tuple[Any, Flow]
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Task(TaskModel):
+    """A task the engine can run."""
+
+    @abstractmethod
+    async def execute(self, run: Execution, value: Any, args: dict[str, Any]) -> Outcome:
+        """Run with ``value`` (the task's input after ``input.from``) and ``args`` (its
+        ``$``-variables); return the raw output and the flow directive."""
+
+
+@dataclass(frozen=True)
+class ActivityCall:
+    """One activity invocation: the registered name and its typed request.
+
+    Request dataclasses are declared once, in the task module that owns the
+    activity, and used by both the workflow (here) and the activity itself.
+    """
+
+    name: str
+    request: object
+    timeout: timedelta | None
+    pointer: str
+
+
+@dataclass
+class ActivitySet:
+    """What an I/O task type gives a worker: activity callables, and how to release them."""
+
+    functions: list[Callable[..., Awaitable[Any]]]
+    close: Callable[[], Awaitable[None]] | None = None
+
+
+class WorkflowIO(Protocol):
+    """Everything that touches Temporal; ``engine.workflow`` implements it, tests fake it."""
+
+    def now(self) -> float: ...
+
+    async def checkpoint(self, pointer: str) -> None:
+        """Before every task run: where the workflow may yield to Temporal between batches."""
+        ...
+
+    async def evaluate(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Any: ...
+
+    async def sleep(self, delay: timedelta) -> None: ...
+
+    async def activity(self, call: ActivityCall) -> Any: ...
+
+    async def run_workflow(self, reference: str, input: Any, pointer: str) -> Any: ...
+
+    async def listen(self, to: Mapping[str, Any], limit: timedelta | None, pointer: str) -> Any: ...
+
+    def emit(self, attributes: dict[str, Any]) -> dict[str, Any]: ...
+
+    def progress_note(self, pointer: str, status: str) -> None: ...
+
+    async def first_completed(self, coros: Sequence[Awaitable[Outcome]]) -> Outcome: ...
+
+
+class Execution(Protocol):
+    """The interpreter as a task sees it."""
+
+    @property
+    def io(self) -> WorkflowIO: ...
+
+    @property
+    def workflow(self) -> WorkflowModel: ...
+
+    async def eval_field(self, expr: Any, value: Any, args: dict[str, Any], where: str) -> Any:
+        """An always-expression field (``if``, ``for.in``): jq with or without ``${ }``."""
+        ...
+
+    async def eval_value(self, expr: Any, value: Any, args: dict[str, Any], where: str) -> Any:
+        """A value in which every ``${ }`` string is evaluated (deeply)."""
+        ...
+
+    async def run_list(self, tasks: TaskList, value: Any, scope: dict[str, Any]) -> Outcome: ...
+
+    async def run_task(self, task: Task, value: Any, scope: dict[str, Any]) -> Outcome: ...
+
+    def remember(self, values: Mapping[str, Any]) -> None:
+        """Merge into Zigflow's ``$data`` (what ``set`` results accumulate in)."""
+        ...
+
+    def bind_data(self, values: Mapping[str, Any]) -> Callable[[], None]:
+        """Bind loop variables into ``$data``; returns the function that unbinds them."""
+        ...
+
+
+@dataclass(frozen=True)
+class TaskType:
+    """A registry entry: the key that identifies the type in YAML and its reader."""
+
+    key: str
+    properties: frozenset[str]
+    reader: Callable[[DefinitionReader, TaskNode], Task | None]
+
+    def read(self, reader: DefinitionReader, node: TaskNode) -> Task | None:
+        return self.reader(reader, node)
+
+
+def scope_of(args: dict[str, Any]) -> dict[str, Any]:
+    """Loop and error variables an inner list inherits (not the per-task arguments)."""
+    return {k: v for k, v in args.items() if k not in ("input", "output", "task")}
+
+
+def checked(model: TaskModel) -> Task:
+    """Narrow a model read by a registered type (every one is a ``Task``)."""
+    assert isinstance(model, Task), f"{model.pointer}: {type(model).__name__} is not a Task"
+    return model

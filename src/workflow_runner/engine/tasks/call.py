@@ -1,0 +1,33 @@
+"""``call``: picks the call kind's reader (``call: http`` → ``call_http``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from workflow_runner.dsl.reader import DefinitionReader, TaskNode
+from workflow_runner.engine.tasks import call_http
+from workflow_runner.engine.tasks.base import Task, TaskType
+
+CALLS: dict[str, Callable[[DefinitionReader, TaskNode], Task | None]] = {
+    "http": call_http.read,
+}
+NOT_YET = frozenset({"grpc", "openapi", "asyncapi", "a2a", "mcp"})
+
+
+def read(reader: DefinitionReader, node: TaskNode) -> Task | None:
+    call = node.raw["call"]
+    if call in NOT_YET:
+        supported = ", ".join(f"'call: {name}'" for name in sorted(CALLS))
+        reader.problem(node.at("call"), f"'call: {call}' is not supported yet; only {supported} is")
+        return None
+    kind = CALLS.get(call) if isinstance(call, str) else None
+    if kind is None:
+        reader.problem(
+            node.at("call"),
+            f"unknown call {call!r}: custom functions are not supported yet; use 'call: http'",
+        )
+        return None
+    return kind(reader, node)
+
+
+TYPE: TaskType = TaskType("call", frozenset({"call", "with"}), read)

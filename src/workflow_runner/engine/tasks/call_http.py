@@ -1,0 +1,128 @@
+"""``call: http``: the task — its model, reader, and the typed request it sends.
+
+The request goes to the ``call_http`` activity (``call_http_activity.py``:
+httpx, streaming with a size cap, secrets revealed and redacted there).
+Secrets stay tokens here: the workflow never sees a secret value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from workflow_runner.config import Settings
+from workflow_runner.dsl.reader import DefinitionReader, TaskNode
+from workflow_runner.engine.secrets import SecretScope
+from workflow_runner.engine.tasks.base import (
+    ActivityCall,
+    ActivitySet,
+    Execution,
+    Outcome,
+    Task,
+)
+
+ACTIVITY = "call_http"
+WITH_PROPERTIES = frozenset(
+    {"method", "endpoint", "headers", "body", "query", "output", "redirect"}
+)
+OUTPUTS = ("content", "response", "raw")
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+LIMIT_VARIABLE = "HTTP_MAX_RESPONSE_BYTES"
+
+
+@dataclass
+class HttpRequest:
+    """The activity's argument: everything evaluated, secrets still as tokens."""
+
+    method: str
+    uri: str
+    headers: dict[str, Any] = field(default_factory=dict)
+    query: dict[str, Any] = field(default_factory=dict)
+    body: Any = None
+    output: str = "content"
+    redirect: bool = False
+    instance: str = ""
+    secret_scope: SecretScope | None = None
+
+
+# -- the task ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallHttpTask(Task):
+    spec: Mapping[str, Any]  # call.with as written; ${ } evaluated per run
+
+    async def execute(self, run: Execution, value: Any, args: dict[str, Any]) -> Outcome:
+        spec = await run.eval_value(dict(self.spec), value, args, self.pointer + "/with")
+        endpoint = spec["endpoint"]
+        uri = endpoint["uri"] if isinstance(endpoint, dict) else endpoint
+        request = HttpRequest(
+            method=str(spec["method"]),
+            uri=expand_uri_template(str(uri), value),
+            headers=spec.get("headers") or {},
+            query=spec.get("query") or {},
+            body=spec.get("body"),
+            output=spec.get("output", "content"),
+            redirect=bool(spec.get("redirect", False)),
+            instance=self.pointer,
+        )
+        return await run.io.activity(
+            ActivityCall(ACTIVITY, request, self.timeout, self.pointer)
+        ), None
+
+
+def read(reader: DefinitionReader, node: TaskNode) -> CallHttpTask | None:
+    spec = node.raw.get("with")
+    with_pointer = node.at("with")
+    if not isinstance(spec, dict):
+        reader.problem(node.pointer, "call: http needs 'with: {method, endpoint}'")
+        return None
+    for key in spec:
+        if key not in WITH_PROPERTIES:
+            reader.problem(f"{with_pointer}/{key}", f"unknown http property {key!r}")
+    if "method" not in spec or "endpoint" not in spec:
+        reader.problem(with_pointer, "call: http needs 'method' and 'endpoint'")
+    endpoint = spec.get("endpoint")
+    if isinstance(endpoint, dict):
+        if "uri" not in endpoint:
+            reader.problem(f"{with_pointer}/endpoint", "endpoint needs 'uri'")
+        if "authentication" in endpoint:
+            reader.problem(
+                f"{with_pointer}/endpoint/authentication",
+                "endpoint authentication is not supported yet; pass headers with $secrets",
+            )
+    if spec.get("output", "content") not in OUTPUTS:
+        reader.problem(f"{with_pointer}/output", "output must be content, response or raw")
+    reader.expressions_in(with_pointer, spec, node.scope)
+    return CallHttpTask(**node.common, spec=spec)
+
+
+def expand_uri_template(uri: str, value: Any) -> str:
+    """``/pets/{petId}`` takes ``petId`` from the task input (RFC 6570 level 1)."""
+    if "{" not in uri or not isinstance(value, dict):
+        return uri
+    out, i = [], 0
+    while i < len(uri):
+        start = uri.find("{", i)
+        end = uri.find("}", start)
+        if start < 0 or end < 0:
+            out.append(uri[i:])
+            break
+        out.append(uri[i:start])
+        name = uri[start + 1 : end]
+        out.append(quote(str(value[name]), safe="") if name in value else uri[start : end + 1])
+        i = end + 1
+    return "".join(out)
+
+
+def activities(settings: Settings) -> ActivitySet:
+    """The worker's ``call_http``: one client (connection reuse), closed at shutdown."""
+    from workflow_runner.engine.tasks.call_http_activity import HttpActivities
+
+    http = HttpActivities(
+        dict(settings.secrets),
+        max_response_bytes=min(settings.http_max_response_bytes, settings.max_payload_bytes),
+    )
+    return ActivitySet([http.call_http], http.close)

@@ -1,0 +1,88 @@
+"""``for``: run a task list once per item of a collection (maps iterate as key/value)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from workflow_runner.dsl.errors import WorkflowError
+from workflow_runner.dsl.expressions import truthy
+from workflow_runner.dsl.model import TaskList
+from workflow_runner.dsl.reader import DefinitionReader, TaskNode
+from workflow_runner.engine.tasks.base import Execution, Outcome, Task, TaskType, scope_of
+
+
+@dataclass(frozen=True, kw_only=True)
+class ForTask(Task):
+    collection: Any  # for.in
+    each: str = "item"
+    at: str = "index"
+    condition_while: Any = None
+    tasks: TaskList
+
+    async def execute(self, run: Execution, value: Any, args: dict[str, Any]) -> Outcome:
+        collection = await run.eval_field(self.collection, value, args, self.pointer + "/for/in")
+        if collection is None:
+            collection = []
+        if isinstance(collection, dict):
+            collection = [{"key": k, "value": v} for k, v in collection.items()]
+        if not isinstance(collection, list):
+            raise WorkflowError.of(
+                "expression",
+                f"for.in must evaluate to an array, got {type(collection).__name__}",
+                instance=self.pointer + "/for/in",
+            )
+        output = value
+        for index, item in enumerate(collection):
+            loop_vars = {self.each: item, self.at: index}
+            scope = {**scope_of(args), **loop_vars}
+            unbind = run.bind_data(loop_vars)
+            try:
+                if self.condition_while is not None:
+                    keep_going = await run.eval_field(
+                        self.condition_while,
+                        output,
+                        {**args, **loop_vars},
+                        self.pointer + "/while",
+                    )
+                    if not truthy(keep_going):
+                        break
+                output, flow = await run.run_list(self.tasks, output, scope)
+            finally:
+                unbind()
+            if flow == "end":
+                return output, "end"
+        return output, None
+
+
+def read(reader: DefinitionReader, node: TaskNode) -> ForTask | None:
+    spec = node.raw["for"]
+    base = node.at("for")
+    if not isinstance(spec, dict) or "in" not in spec:
+        reader.problem(base, "for needs 'in' (the collection) and optionally 'each' and 'at'")
+        return None
+    for key in spec:
+        if key not in ("each", "in", "at"):
+            reader.problem(f"{base}/{key}", f"unknown for property {key!r}")
+    reader.expression(f"{base}/in", spec["in"], node.scope, bare=True)
+    each, at = str(spec.get("each", "item")), str(spec.get("at", "index"))
+    inner = (*node.scope, each, at)
+    if "while" in node.raw:
+        reader.expression(node.at("while"), node.raw["while"], inner, bare=True)
+    if "do" not in node.raw:
+        reader.problem(node.pointer, "a for task needs 'do': the tasks to run for each item")
+        return None
+    tasks = reader.do_list(node.at("do"), node.raw["do"], inner)
+    if tasks is None:
+        return None
+    return ForTask(
+        **node.common,
+        collection=spec["in"],
+        each=each,
+        at=at,
+        condition_while=node.raw.get("while"),
+        tasks=tasks,
+    )
+
+
+TYPE: TaskType = TaskType("for", frozenset({"for", "while", "do"}), read)

@@ -1,0 +1,32 @@
+"""``set``: compute a value from the task's input (deterministic, in the workflow)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from workflow_runner.dsl.reader import DefinitionReader, TaskNode
+from workflow_runner.engine.tasks.base import Execution, Outcome, Task, TaskType
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetTask(Task):
+    value: Any  # a mapping with ${ } strings inside, or one ${ } expression
+
+    async def execute(self, run: Execution, value: Any, args: dict[str, Any]) -> Outcome:
+        result = await run.eval_value(self.value, value, args, self.pointer + "/set")
+        if isinstance(result, dict):
+            run.remember(result)
+        return result, None
+
+
+def read(reader: DefinitionReader, node: TaskNode) -> SetTask | None:
+    value = node.raw["set"]
+    if not isinstance(value, dict | str):
+        reader.problem(node.at("set"), "set must be a mapping (or one ${ } expression)")
+        return None
+    reader.expressions_in(node.at("set"), value, node.scope)
+    return SetTask(**node.common, value=value)
+
+
+TYPE: TaskType = TaskType("set", frozenset({"set"}), read)

@@ -1,0 +1,99 @@
+"""An in-memory ``WorkflowIO``: the interpreter's own logic, tested without a server.
+
+Time is a counter that ``sleep`` advances, activities answer from a table
+(a value, or a ``WorkflowError`` to raise), events are a list. Expressions
+are evaluated for real (jq), so the data flow under test is the real one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from tests.harness import workflow
+from workflow_runner.dsl.errors import WorkflowError
+from workflow_runner.dsl.expressions import evaluate
+from workflow_runner.engine.definition import parse_definition
+from workflow_runner.engine.events import consume_matching
+from workflow_runner.engine.interpreter import Interpreter
+from workflow_runner.engine.tasks.base import ActivityCall, Outcome
+
+Answer = Callable[[Any], Any]
+
+
+@dataclass
+class FakeIO:
+    activities: dict[str, Answer] = field(default_factory=dict)
+    children: dict[str, Answer] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    clock: float = 0.0
+    checkpoints: int = 0
+    sleeps: list[timedelta] = field(default_factory=list)
+    calls: list[ActivityCall] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)
+    emitted: list[dict[str, Any]] = field(default_factory=list)
+
+    def now(self) -> float:
+        return self.clock
+
+    async def checkpoint(self, pointer: str) -> None:
+        self.checkpoints += 1
+
+    async def evaluate(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Any:
+        return evaluate(body, data, args, now=self.clock, where=where)
+
+    async def sleep(self, delay: timedelta) -> None:
+        self.sleeps.append(delay)
+        self.clock += delay.total_seconds()
+
+    async def activity(self, call: ActivityCall) -> Any:
+        self.calls.append(call)
+        return _answer(self.activities[call.name], call.request)
+
+    async def run_workflow(self, reference: str, input: Any, pointer: str) -> Any:
+        return _answer(self.children[reference], input)
+
+    async def listen(self, to: Mapping[str, Any], limit: timedelta | None, pointer: str) -> Any:
+        found = consume_matching(self.events, dict(to))
+        if found is None:
+            raise AssertionError(f"{pointer}: the test gave no event matching {to}")
+        return found
+
+    def emit(self, attributes: dict[str, Any]) -> dict[str, Any]:
+        event = {"specversion": "1.0", "id": str(len(self.emitted)), **attributes}
+        self.emitted.append(event)
+        self.events.append(event)
+        return event
+
+    def progress_note(self, pointer: str, status: str) -> None:
+        self.notes.append((pointer, status))
+
+    async def first_completed(self, coros: Sequence[Awaitable[Outcome]]) -> Outcome:
+        tasks = [asyncio.ensure_future(c) for c in coros]
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        return next(t for t in tasks if t in done).result()
+
+
+def _answer(answer: Answer, request: Any) -> Any:
+    result = answer(request)
+    if isinstance(result, WorkflowError):
+        raise result
+    return result
+
+
+async def run_dsl(
+    body: str, run_input: Any = None, io: FakeIO | None = None, extra: str = ""
+) -> Any:
+    """Run the task list ``body`` (YAML under ``do:``) with ``io`` (a fresh fake by default)."""
+    definition = parse_definition(workflow(body, extra), "fast.yaml")
+    interpreter = Interpreter(
+        workflow=definition.model,
+        io=io or FakeIO(),
+        workflow_info={"id": "fast", "runId": "r1", "definition": {}, "startedAt": {}},
+    )
+    return await interpreter.run(run_input)
