@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workflow_runner.dsl.errors import WorkflowError
-from workflow_runner.dsl.expressions import Budget, evaluate, json_size
+from workflow_runner.dsl.expressions import Budget, evaluate, is_bounded, json_size
 from workflow_runner.dsl.jq_pool import CHILD_SCRIPT, POOL
 
 SHORT = Budget(seconds=1.0, memory_mb=256)
@@ -167,3 +167,55 @@ def test_json_size_is_the_exact_size_of_temporals_compact_json(value: object) ->
     exact = len(json.dumps(value, separators=(",", ":")))
     assert json_size(value, 10**9) == exact
     assert (json_size(value, exact - 1) > exact - 1) is (exact > 0)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        ". + {n: (.n + 1), step1: 1}",
+        "$context + {answer: .}",
+        ". + {total: ((.total // 0) + $item * 2)}",
+        '{a: .x, "b": [1, 2], c: (.n - 1)}',
+        '.a.b == "x" and .c or false',
+    ],
+)
+def test_small_expressions_without_loops_or_functions_may_run_in_process(body: str) -> None:
+    assert is_bounded(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "until(false; .)",
+        "[range(1e9)]",
+        "repeat(.)",
+        ".[]",
+        ".a[0]",
+        "..",
+        "(.a, .b)",
+        "[.a, (.b, .c)]",
+        ".a | .b",
+        '"x" * 1e9',
+        ".s * .n",
+        ".s * 10 * 10",
+        ".a - .b",
+        "def f: f; f",
+        ". as $x | $x",
+        "length",
+        '"\\(.a)"',
+        "if .a then 1 else 2 end",
+        ".a?",
+        "{a}",
+    ],
+)
+def test_anything_that_can_loop_or_grow_goes_to_an_evaluator_process(body: str) -> None:
+    assert not is_bounded(body)
+
+
+def test_a_bounded_expression_in_process_gives_what_the_evaluator_gives() -> None:
+    data, args = {"n": 1, "s": "é"}, {"item": 3, "context": {"k": [1]}}
+    body = '. + {n: (.n + 1), t: ($item * 2), c: $context, s: (.s + "\\n")}'
+    assert evaluate(body, data, args, in_process=True) == evaluate(body, data, args)
+    with pytest.raises(WorkflowError) as info:
+        evaluate(".s + 1", data, {}, in_process=True, where="/do/0/x")
+    assert "cannot be added" in (info.value.detail or "")

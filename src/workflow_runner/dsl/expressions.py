@@ -134,6 +134,78 @@ def try_fast_path(body: str, data: Any, args: Mapping[str, Any]) -> tuple[bool, 
     return (False, None) if value is _MISSING else (True, value)
 
 
+# -- expressions that are bounded by construction ---------------------------------------
+
+# Inputs up to this size may be evaluated in-process by a bounded expression.
+BOUNDED_INPUT_BYTES = 64 * 1024
+_BOUNDED_MAX_LENGTH = 300
+_TOKEN = re.compile(
+    r"""\s+
+    |(?P<string>"(?:[^"\\]|\\[^(])*")
+    |(?P<number>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)
+    |(?P<field>\.[A-Za-z_][A-Za-z0-9_]*)
+    |(?P<dot>\.)
+    |(?P<var>\$[A-Za-z_][A-Za-z0-9_]*)
+    |(?P<word>[A-Za-z_][A-Za-z0-9_]*)
+    |(?P<op>//|==|!=|<=|>=|[-+*/%<>(){}\[\]:,])
+    |(?P<other>.)""",
+    re.VERBOSE,
+)
+_BOUNDED_WORDS = frozenset({"and", "or", "true", "false", "null"})
+
+
+@lru_cache(maxsize=4096)
+def is_bounded(body: str) -> bool:
+    """Whether jq provably finishes ``body`` quickly on a small input, so it may run in-process.
+
+    A deliberately small language: paths (``.a.b``, ``$x.y``), literals,
+    arithmetic, comparisons, ``//``, ``and``/``or``, and object and array
+    construction. No pipe, no function, no iteration, no ``as``, no
+    generator (a comma only separates the items of an object or array), so
+    every sub-expression yields one value, computed once: time and output
+    are at most (expression length) x (input size). ``*`` and ``-`` need a
+    number literal on one side (``"x" * 1e9`` and array difference are the
+    unbounded cases), the literal of ``*`` at most 10 and one ``*`` at most.
+    Everything else goes to a killable evaluator process.
+    """
+    if len(body) > _BOUNDED_MAX_LENGTH:
+        return False
+    tokens = [(m.lastgroup, m.group()) for m in _TOKEN.finditer(body) if m.lastgroup]
+    if tokens.count(("op", "*")) > 1:
+        return False
+    brackets: list[str] = []
+    for i, (kind, text) in enumerate(tokens):
+        before = tokens[i - 1] if i else ("op", "(")
+        after = tokens[i + 1] if i + 1 < len(tokens) else ("op", ")")
+        key = kind == "word" and after == ("op", ":") and bool(brackets) and brackets[-1] == "{"
+        if kind == "other" or (kind == "word" and text not in _BOUNDED_WORDS and not key):
+            return False
+        if kind == "dot" and after[0] in ("dot", "string", "field"):
+            return False  # .., ."key"
+        if kind == "op":
+            if text in "([{":
+                if text == "[" and before[0] in ("field", "dot", "var", "word", "string", "number"):
+                    return False  # .[0], .["k"], .[] ...: indexing and iteration
+                if text == "[" and before in (("op", "]"), ("op", ")"), ("op", "}")):
+                    return False
+                brackets.append(text)
+            elif text in ")]}":
+                if not brackets or "([{"[")]}".index(text)] != brackets.pop():
+                    return False
+            elif text == "," and (not brackets or brackets[-1] == "("):
+                return False  # a generator
+            elif text in ("*", "-") and not _small_number(before, after, text):
+                return False
+    return not brackets
+
+
+def _small_number(before: tuple[str | None, str], after: tuple[str | None, str], op: str) -> bool:
+    for kind, text in (before, after):
+        if kind == "number" and (op == "-" or float(text) <= 10):
+            return True
+    return False
+
+
 def json_size(value: Any, stop_after: int) -> int:
     """Bytes of ``value`` as compact JSON (how Temporal's converter writes it), exactly.
 
@@ -240,6 +312,7 @@ def evaluate(
     where: str = "",
     budget: Budget = DEFAULT_BUDGET,
     interruptible: bool = False,
+    in_process: bool = False,
 ) -> Any:
     """Evaluate one jq body; its first result (``null`` when it yields nothing).
 
@@ -248,12 +321,26 @@ def evaluate(
     budget runs out, since jq cannot be interrupted in-process.
     ``interruptible`` (activities only) lets a stopping worker kill it:
     :class:`~workflow_runner.dsl.jq_pool.EvaluatorStopped` is raised then.
+    ``in_process`` (the caller measured the input: at most
+    BOUNDED_INPUT_BYTES) lets an expression that :func:`is_bounded` skip the
+    process round trip.
     """
     args = select_args(body, args)
     hit, value = try_fast_path(body, data, args)
     if hit:
         return value
     names = tuple(sorted(args))
+    if in_process and is_bounded(body):
+        try:
+            return (
+                _compile(body, names)
+                .input_value([data, now, {}, *(args[n] for n in names)])
+                .first()
+            )
+        except StopIteration:
+            return None
+        except ValueError as e:
+            raise _expression_error(body, f"failed: {_clean_jq_message(str(e))}", where) from None
     payload = json.dumps([data, now, {}, *(args[n] for n in names)])
     try:
         output = POOL.evaluate(
