@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-faults lint typecheck pytest bench clean browser
+.PHONY: install demo test test-fast test-faults lint typecheck pytest bench clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP) browser
 	$(BIN)/pytest -q
+
+# The tiers that need no server: the interpreter against a fake of its I/O seam,
+# the definition reader, expressions, configuration and layering (seconds).
+test-fast: $(STAMP)
+	$(BIN)/pytest -q tests/engine/test_interpreter_fast.py tests/dsl tests/test_config.py \
+	  tests/test_config_table.py tests/test_layers.py
 
 # Slow fault injection: SIGKILLs, shared stores, a full disk (tmpfs: needs root), outages.
 test-faults: $(STAMP)

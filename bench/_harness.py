@@ -34,7 +34,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import RetryPolicy
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from workflow_runner.local.devserver import DevServer
+from workflow_runner.runtime.devserver import DevServer
 
 # moto's server logs every request through werkzeug; keep the tables readable.
 logging.getLogger("werkzeug").setLevel(logging.ERROR)

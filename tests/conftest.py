@@ -18,7 +18,7 @@ from moto.server import ThreadedMotoServer
 from tests.harness import Harness, make_harness
 from tests.httpserver import LocalHTTPServer, serving
 from workflow_runner.config import S3Settings
-from workflow_runner.local.devserver import DevServer
+from workflow_runner.runtime.devserver import DevServer
 
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 

@@ -18,7 +18,7 @@ from workflow_runner.config import Settings, load_settings
 from workflow_runner.engine.client import connect, start_run
 from workflow_runner.engine.definition import parse_definition
 from workflow_runner.engine.worker import running_worker
-from workflow_runner.local.devserver import DevServer
+from workflow_runner.runtime.devserver import DevServer
 
 
 @dataclass

@@ -13,8 +13,8 @@ import httpx
 from tests.conftest import free_port
 from workflow_runner.claimcheck.stores import FilesystemStore
 from workflow_runner.config import load_settings
-from workflow_runner.local.devserver import DevServer, port_is_open
-from workflow_runner.local.runtime import local_services, open_runtime
+from workflow_runner.runtime.devserver import DevServer, port_is_open
+from workflow_runner.runtime.services import local_services, open_runtime
 
 # GC deletes only blobs whose workflow is established closed: this id never ran.
 OLD_KEY = "v0/ns/default/wt/T/wi/never-started/ri/r1/d/sha256/" + "c" * 64

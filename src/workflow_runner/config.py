@@ -1,9 +1,13 @@
-"""Every environment variable the runner reads, parsed and validated once.
+"""Every environment variable the runner reads: declared once, in ``VARIABLES``, parsed once.
 
 Deployments already use the names in DESIGN.md's table, so they are kept as
 they are. A bad value is a start-up error naming the variable and what it
 accepts: a silent default would surface only at the first large payload,
 inside a workflow, far from the typo that caused it.
+
+``VARIABLES`` is the single source: :func:`load_settings` fills
+:class:`Settings` from it, and the README's configuration table is generated
+from it (``python -m workflow_runner.config``; a test keeps the two equal).
 """
 
 from __future__ import annotations
@@ -13,13 +17,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 
 from pydantic import SecretStr
 
-T = TypeVar("T")
-
 DEFAULT_DATA_DIR = Path("~/.stigmer/data").expanduser()
+SECRET_PREFIX = "WORKFLOW_SECRET_"
+ENV_PREFIX = "WORKFLOW_ENV_"
 
 
 class StorageType(StrEnum):
@@ -37,6 +41,276 @@ class ConfigError(ValueError):
         super().__init__("invalid configuration:\n  - " + "\n  - ".join(problems))
 
 
+# -- value kinds ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How a variable's text becomes a value, and what to say when it cannot."""
+
+    accepts: str
+    parse: Callable[[str], Any]
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _boolean(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(value)
+
+
+BOOLEAN = Kind("true or false", _boolean)
+TEXT = Kind("text", str)
+PATH = Kind("a path", lambda v: Path(v).expanduser())
+SECRET = Kind("text (kept secret)", SecretStr)
+CSV = Kind("comma-separated values", lambda v: tuple(x.strip() for x in v.split(",") if x.strip()))
+
+
+def integer(minimum: int, maximum: int | None = None) -> Kind:
+    def parse(value: str) -> int:
+        number = int(value)
+        if number < minimum or (maximum is not None and number > maximum):
+            raise ValueError(value)
+        return number
+
+    return Kind(f"an integer >= {minimum}" + (f" and <= {maximum}" if maximum else ""), parse)
+
+
+PORT = integer(1, 65535)
+
+
+def number(minimum: float, *, exclusive: bool = False, unit: str = "") -> Kind:
+    def parse(value: str) -> float:
+        result = float(value)
+        if result != result or result == float("inf"):
+            raise ValueError(value)
+        if result < minimum or (exclusive and result == minimum):
+            raise ValueError(value)
+        return result
+
+    bound = f"> {minimum:g}" if exclusive else f">= {minimum:g}"
+    return Kind(f"a number{unit} {bound}", parse)
+
+
+def choice(*values: str, upper: bool = False) -> Kind:
+    def parse(value: str) -> str:
+        normalized = value.upper() if upper else value.lower()
+        if normalized not in values:
+            raise ValueError(value)
+        return normalized
+
+    return Kind("one of " + ", ".join(values), parse)
+
+
+# -- the table ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    kind: Kind
+    default: Any  # the value when unset; None: unset
+    meaning: str
+    field: str | None = None  # the Settings field; None: read with its group (R2_*, S3_*)
+    shown_default: str | None = None  # for the docs, when the default is derived
+
+
+MiB = 1024 * 1024
+
+VARIABLES: tuple[Variable, ...] = (
+    # blob storage
+    Variable(
+        "BLOB_STORAGE_TYPE",
+        choice(*(t.value for t in StorageType)),
+        StorageType.FILESYSTEM,
+        "where offloaded payloads live: `filesystem`, `r2`, `s3` or `memory`",
+        "storage_type",
+    ),
+    Variable(
+        "STIGMER_DATA_DIR",
+        PATH,
+        DEFAULT_DATA_DIR,
+        "local-mode state: dev server database, logs, default blob root",
+        "data_dir",
+        "`~/.stigmer/data`",
+    ),
+    Variable(
+        "BLOB_STORAGE_PATH",
+        PATH,
+        None,
+        "filesystem store root",
+        "storage_path",
+        "`$STIGMER_DATA_DIR/blobs`",
+    ),
+    Variable("R2_BUCKET", TEXT, None, "R2 bucket (required when `r2`)", shown_default="—"),
+    Variable("R2_ENDPOINT", TEXT, None, "R2 endpoint URL (required when `r2`)"),
+    Variable("R2_ACCESS_KEY_ID", SECRET, None, "R2 access key id (required when `r2`)"),
+    Variable("R2_SECRET_ACCESS_KEY", SECRET, None, "R2 secret key (required when `r2`)"),
+    Variable("R2_REGION", TEXT, "auto", "R2 region"),
+    Variable("R2_PREFIX", TEXT, "", "key prefix inside the R2 bucket"),
+    Variable("S3_BUCKET", TEXT, None, "S3 bucket (required when `s3`)"),
+    Variable("S3_ENDPOINT", TEXT, None, "S3-compatible endpoint URL (MinIO...); unset: AWS"),
+    Variable("S3_ACCESS_KEY_ID", SECRET, None, "S3 access key id; unset: the AWS credential chain"),
+    Variable("S3_SECRET_ACCESS_KEY", SECRET, None, "S3 secret key"),
+    Variable("S3_REGION", TEXT, "us-east-1", "S3 region"),
+    Variable("S3_PREFIX", TEXT, "", "key prefix inside the S3 bucket"),
+    # the claim check
+    Variable(
+        "CLAIMCHECK_ENABLED", BOOLEAN, True, "offload large payloads at all", "claimcheck_enabled"
+    ),
+    Variable(
+        "CLAIMCHECK_THRESHOLD_BYTES",
+        integer(1),
+        51_200,
+        "payloads at or above this raw size are offloaded",
+        "threshold_bytes",
+    ),
+    Variable(
+        "CLAIMCHECK_COMPRESSION_ENABLED",
+        BOOLEAN,
+        True,
+        "zstd-compress payloads",
+        "compression_enabled",
+    ),
+    Variable(
+        "CLAIMCHECK_MAX_PAYLOAD_BYTES",
+        integer(1),
+        512 * MiB,
+        "largest payload stored or decoded; a bigger one fails the run, naming this variable",
+        "max_payload_bytes",
+    ),
+    Variable("CLAIMCHECK_TTL_DAYS", integer(0), 30, "GC age for blobs of closed runs", "ttl_days"),
+    Variable(
+        "CLAIMCHECK_GC_INTERVAL_HOURS",
+        number(0, unit=" of hours"),
+        24.0,
+        "local mode collects garbage at most this often (0 = off)",
+        "gc_interval_hours",
+    ),
+    # Temporal
+    Variable(
+        "TEMPORAL_SERVICE_ADDRESS",
+        TEXT,
+        None,
+        "cluster address; unset: the embedded dev server (local mode)",
+        "temporal_address",
+        "unset",
+    ),
+    Variable("TEMPORAL_NAMESPACE", TEXT, "default", "Temporal namespace", "temporal_namespace"),
+    Variable("TEMPORAL_TASK_QUEUE", TEXT, "workflow-runner", "task queue of workers", "task_queue"),
+    Variable(
+        "TEMPORAL_DEV_SERVER_PORT", PORT, 7233, "local mode's dev server port", "dev_server_port"
+    ),
+    Variable(
+        "TEMPORAL_UI_PORT",
+        PORT,
+        None,
+        "local mode's Web UI port",
+        "dev_server_ui_port",
+        "dev server port + 1000",
+    ),
+    # what tasks may do
+    Variable(
+        "HTTP_MAX_RESPONSE_BYTES",
+        integer(1),
+        64 * MiB,
+        "largest `call: http` response body (never above CLAIMCHECK_MAX_PAYLOAD_BYTES)",
+        "http_max_response_bytes",
+    ),
+    Variable(
+        "HTTP_TIMEOUT_SECONDS",
+        number(0, exclusive=True, unit=" of seconds"),
+        300.0,
+        "`call: http` connect/read/write timeout",
+        "http_timeout_seconds",
+    ),
+    Variable(
+        "EXPRESSION_TIMEOUT_SECONDS",
+        number(0, exclusive=True, unit=" of seconds"),
+        60.0,
+        "time budget of one jq evaluation (inline ones are capped below Temporal's 2 s)",
+        "expression_timeout_seconds",
+    ),
+    Variable(
+        "EXPRESSION_MAX_MEMORY_MB",
+        integer(16),
+        1024,
+        "memory budget of a jq evaluator process",
+        "expression_max_memory_mb",
+    ),
+    Variable(
+        "MAX_THEN_JUMPS",
+        integer(1),
+        10_000,
+        "backward `then` jumps one run may make before it fails as an endless loop",
+        "max_then_jumps",
+    ),
+    # codec server, metrics, logs
+    Variable(
+        "CODEC_SERVER_PORT",
+        PORT,
+        None,
+        "codec server port (Web UI decoding)",
+        "codec_port",
+        "dev server port + 1001",
+    ),
+    Variable(
+        "CODEC_SERVER_TOKEN",
+        SECRET,
+        None,
+        "bearer token the codec server requires",
+        "codec_token",
+        "unset (no token)",
+    ),
+    Variable(
+        "CODEC_CORS_ORIGINS",
+        CSV,
+        (),
+        "browser origins allowed to call the codec server",
+        "codec_cors_origins",
+        "the local Web UI",
+    ),
+    Variable(
+        "CODEC_SERVER_MAX_BODY_BYTES",
+        integer(1),
+        8 * MiB,
+        "largest codec-server request body (413 above)",
+        "codec_max_body_bytes",
+    ),
+    Variable(
+        "CODEC_SERVER_MAX_DECODED_BYTES",
+        integer(1),
+        64 * MiB,
+        "bytes one codec-server request may read and inflate",
+        "codec_max_decoded_bytes",
+    ),
+    Variable(
+        "METRICS_PORT", integer(0, 65535), 9464, "worker's /metrics port (0 = off)", "metrics_port"
+    ),
+    Variable(
+        "LOG_LEVEL",
+        choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True),
+        "WARNING",
+        "log level",
+        "log_level",
+    ),
+    Variable("LOG_FORMAT", choice("text", "json"), "text", "log format", "log_format"),
+)
+PREFIXES: tuple[tuple[str, str], ...] = (
+    (
+        SECRET_PREFIX + "<NAME>",
+        "`$secrets.<name>` in workflows (only where the definition declares it)",
+    ),
+    (ENV_PREFIX + "<NAME>", "Zigflow's `$env.<NAME>`, captured when a run starts"),
+)
+
+
 @dataclass(frozen=True)
 class S3Settings:
     """Connection settings for an S3-compatible store (R2, AWS S3, MinIO)."""
@@ -51,35 +325,40 @@ class S3Settings:
 
 @dataclass(frozen=True)
 class Settings:
-    """The runner's configuration; build it with :func:`load_settings`."""
+    """The runner's configuration; build it with :func:`load_settings`.
+
+    Field defaults equal the table's (a test checks it), so ``Settings()`` is
+    the configuration of an empty environment.
+    """
 
     storage_type: StorageType = StorageType.FILESYSTEM
+    data_dir: Path = DEFAULT_DATA_DIR
     storage_path: Path = DEFAULT_DATA_DIR / "blobs"
     claimcheck_enabled: bool = True
     threshold_bytes: int = 51_200
     compression_enabled: bool = True
-    max_payload_bytes: int = 512 * 1024 * 1024
-    http_max_response_bytes: int = 64 * 1024 * 1024
+    max_payload_bytes: int = 512 * MiB
     ttl_days: int = 30
+    gc_interval_hours: float = 24.0
     s3: S3Settings | None = None
     temporal_address: str | None = None
     temporal_namespace: str = "default"
     task_queue: str = "workflow-runner"
-    data_dir: Path = DEFAULT_DATA_DIR
     dev_server_port: int = 7233
     dev_server_ui_port: int | None = None
-    log_level: str = "WARNING"
-    log_format: str = "text"
-    codec_port: int | None = None
-    codec_token: SecretStr | None = None
-    codec_cors_origins: tuple[str, ...] = ()
-    codec_max_body_bytes: int = 8 * 1024 * 1024
-    codec_max_decoded_bytes: int = 64 * 1024 * 1024
-    gc_interval_hours: float = 24.0
-    metrics_port: int = 9464
+    http_max_response_bytes: int = 64 * MiB
+    http_timeout_seconds: float = 300.0
     expression_timeout_seconds: float = 60.0
     expression_max_memory_mb: int = 1024
     max_then_jumps: int = 10_000
+    codec_port: int | None = None
+    codec_token: SecretStr | None = None
+    codec_cors_origins: tuple[str, ...] = ()
+    codec_max_body_bytes: int = 8 * MiB
+    codec_max_decoded_bytes: int = 64 * MiB
+    metrics_port: int = 9464
+    log_level: str = "WARNING"
+    log_format: str = "text"
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -103,16 +382,13 @@ class Settings:
         return self.temporal_address is None
 
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
 class _Reader:
-    """Collects every problem instead of stopping at the first one."""
+    """Reads variables by the table, collecting every problem instead of stopping."""
 
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = env
         self.problems: list[str] = []
+        self.table = {v.name: v for v in VARIABLES}
 
     def raw(self, name: str) -> str | None:
         value = self.env.get(name)
@@ -120,36 +396,16 @@ class _Reader:
             return None
         return value.strip()
 
-    def get(self, name: str, default: T, parse: Callable[[str], T], allowed: str) -> T:
-        value = self.raw(name)
-        if value is None:
-            return default
+    def value(self, name: str) -> Any:
+        variable = self.table[name]
+        text = self.raw(name)
+        if text is None:
+            return variable.default
         try:
-            return parse(value)
+            return variable.kind.parse(text)
         except ValueError:
-            self.problems.append(f"{name}={value!r} is not valid; expected {allowed}")
-            return default
-
-    def boolean(self, name: str, default: bool) -> bool:
-        def parse(value: str) -> bool:
-            lowered = value.lower()
-            if lowered in _TRUE:
-                return True
-            if lowered in _FALSE:
-                return False
-            raise ValueError(value)
-
-        return self.get(name, default, parse, "true or false")
-
-    def integer(self, name: str, default: int, minimum: int, maximum: int | None = None) -> int:
-        def parse(value: str) -> int:
-            number = int(value)
-            if number < minimum or (maximum is not None and number > maximum):
-                raise ValueError(value)
-            return number
-
-        bound = f"an integer >= {minimum}" + (f" and <= {maximum}" if maximum else "")
-        return self.get(name, default, parse, bound)
+            self.problems.append(f"{name}={text!r} is not valid; expected {variable.kind.accepts}")
+            return variable.default
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -159,98 +415,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     so a deployment is fixed in one round trip rather than one per variable.
     """
     r = _Reader(os.environ if env is None else env)
-    storage_type = r.get(
-        "BLOB_STORAGE_TYPE",
-        StorageType.FILESYSTEM,
-        lambda v: StorageType(v.lower()),
-        "one of " + ", ".join(t.value for t in StorageType),
-    )
-    data_dir = Path(r.raw("STIGMER_DATA_DIR") or DEFAULT_DATA_DIR).expanduser()
-    storage_path = Path(r.raw("BLOB_STORAGE_PATH") or data_dir / "blobs").expanduser()
-    s3 = _s3_settings(r, storage_type)
-    ui_port_raw = r.raw("TEMPORAL_UI_PORT")
+    fields = {v.field: r.value(v.name) for v in VARIABLES if v.field is not None}
+    fields["storage_type"] = StorageType(fields["storage_type"])
+    if fields["storage_path"] is None:
+        fields["storage_path"] = fields["data_dir"] / "blobs"
     settings = Settings(
-        storage_type=storage_type,
-        storage_path=storage_path,
-        claimcheck_enabled=r.boolean("CLAIMCHECK_ENABLED", True),
-        threshold_bytes=r.integer("CLAIMCHECK_THRESHOLD_BYTES", 51_200, minimum=1),
-        compression_enabled=r.boolean("CLAIMCHECK_COMPRESSION_ENABLED", True),
-        max_payload_bytes=r.integer("CLAIMCHECK_MAX_PAYLOAD_BYTES", 512 * 1024 * 1024, minimum=1),
-        http_max_response_bytes=r.integer("HTTP_MAX_RESPONSE_BYTES", 64 * 1024 * 1024, minimum=1),
-        ttl_days=r.integer("CLAIMCHECK_TTL_DAYS", 30, minimum=0),
-        s3=s3,
-        temporal_address=r.raw("TEMPORAL_SERVICE_ADDRESS"),
-        temporal_namespace=r.raw("TEMPORAL_NAMESPACE") or "default",
-        task_queue=r.raw("TEMPORAL_TASK_QUEUE") or "workflow-runner",
-        data_dir=data_dir,
-        dev_server_port=r.integer("TEMPORAL_DEV_SERVER_PORT", 7233, minimum=1, maximum=65535),
-        dev_server_ui_port=(
-            r.integer("TEMPORAL_UI_PORT", 0, minimum=1, maximum=65535) if ui_port_raw else None
-        ),
-        log_level=r.get(
-            "LOG_LEVEL",
-            "WARNING",
-            _parse_log_level,
-            "one of DEBUG, INFO, WARNING, ERROR",
-        ),
-        log_format=r.get("LOG_FORMAT", "text", _parse_log_format, "text or json"),
-        codec_port=(
-            r.integer("CODEC_SERVER_PORT", 0, minimum=1, maximum=65535)
-            if r.raw("CODEC_SERVER_PORT")
-            else None
-        ),
-        codec_token=SecretStr(token) if (token := r.raw("CODEC_SERVER_TOKEN")) else None,
-        codec_cors_origins=tuple(
-            o.strip() for o in (r.raw("CODEC_CORS_ORIGINS") or "").split(",") if o.strip()
-        ),
-        codec_max_body_bytes=r.integer("CODEC_SERVER_MAX_BODY_BYTES", 8 * 1024 * 1024, minimum=1),
-        codec_max_decoded_bytes=r.integer(
-            "CODEC_SERVER_MAX_DECODED_BYTES", 64 * 1024 * 1024, minimum=1
-        ),
-        gc_interval_hours=r.get(
-            "CLAIMCHECK_GC_INTERVAL_HOURS",
-            24.0,
-            _parse_non_negative,
-            "a number of hours >= 0 (0 = off)",
-        ),
-        metrics_port=r.integer("METRICS_PORT", 9464, minimum=0, maximum=65535),
-        expression_timeout_seconds=r.get(
-            "EXPRESSION_TIMEOUT_SECONDS", 60.0, _parse_positive, "a number of seconds > 0"
-        ),
-        expression_max_memory_mb=r.integer("EXPRESSION_MAX_MEMORY_MB", 1024, minimum=16),
-        max_then_jumps=r.integer("MAX_THEN_JUMPS", 10_000, minimum=1),
-        secrets=_secrets(r.env),
+        **fields,
+        s3=_s3_settings(r, fields["storage_type"]),
+        secrets=prefixed(r.env, SECRET_PREFIX, lower=True),
     )
     if r.problems:
         raise ConfigError(r.problems)
     return settings
-
-
-def _parse_log_level(value: str) -> str:
-    level = value.upper()
-    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-        raise ValueError(value)
-    return level
-
-
-def _parse_log_format(value: str) -> str:
-    if value.lower() not in ("text", "json"):
-        raise ValueError(value)
-    return value.lower()
-
-
-def _parse_non_negative(value: str) -> float:
-    number = float(value)
-    if number < 0:
-        raise ValueError(value)
-    return number
-
-
-def _parse_positive(value: str) -> float:
-    number = float(value)
-    if not number > 0 or number == float("inf"):
-        raise ValueError(value)
-    return number
 
 
 def _s3_settings(r: _Reader, storage_type: StorageType) -> S3Settings | None:
@@ -262,31 +438,66 @@ def _s3_settings(r: _Reader, storage_type: StorageType) -> S3Settings | None:
             r.problems.append("BLOB_STORAGE_TYPE=r2 needs " + ", ".join(missing) + " (not set)")
             return None
         return S3Settings(
-            bucket=r.raw("R2_BUCKET") or "",
-            endpoint_url=r.raw("R2_ENDPOINT"),
-            region=r.raw("R2_REGION") or "auto",
-            access_key_id=SecretStr(r.raw("R2_ACCESS_KEY_ID") or ""),
-            secret_access_key=SecretStr(r.raw("R2_SECRET_ACCESS_KEY") or ""),
-            prefix=r.raw("R2_PREFIX") or "",
+            bucket=r.value("R2_BUCKET"),
+            endpoint_url=r.value("R2_ENDPOINT"),
+            region=r.value("R2_REGION"),
+            access_key_id=r.value("R2_ACCESS_KEY_ID"),
+            secret_access_key=r.value("R2_SECRET_ACCESS_KEY"),
+            prefix=r.value("R2_PREFIX"),
         )
     if storage_type is StorageType.S3:
-        bucket = r.raw("S3_BUCKET")
-        if bucket is None:
+        if r.raw("S3_BUCKET") is None:
             r.problems.append("BLOB_STORAGE_TYPE=s3 needs S3_BUCKET (not set)")
             return None
-        key_id, secret = r.raw("S3_ACCESS_KEY_ID"), r.raw("S3_SECRET_ACCESS_KEY")
         return S3Settings(
-            bucket=bucket,
-            endpoint_url=r.raw("S3_ENDPOINT"),
-            region=r.raw("S3_REGION") or "us-east-1",
-            access_key_id=SecretStr(key_id) if key_id else None,
-            secret_access_key=SecretStr(secret) if secret else None,
-            prefix=r.raw("S3_PREFIX") or "",
+            bucket=r.value("S3_BUCKET"),
+            endpoint_url=r.value("S3_ENDPOINT"),
+            region=r.value("S3_REGION"),
+            access_key_id=r.value("S3_ACCESS_KEY_ID"),
+            secret_access_key=r.value("S3_SECRET_ACCESS_KEY"),
+            prefix=r.value("S3_PREFIX"),
         )
     return None
 
 
-def _secrets(env: Mapping[str, str]) -> dict[str, str]:
-    """``WORKFLOW_SECRET_<NAME>`` variables become ``$secrets.<name>`` in workflows."""
-    prefix = "WORKFLOW_SECRET_"
-    return {k[len(prefix) :].lower(): v for k, v in env.items() if k.startswith(prefix)}
+def prefixed(env: Mapping[str, str], prefix: str, *, lower: bool = False) -> dict[str, str]:
+    """The variables named ``PREFIX<NAME>``, keyed by ``NAME`` (lower-cased for secrets)."""
+    out = {}
+    for key, value in env.items():
+        if key.startswith(prefix) and len(key) > len(prefix):
+            name = key[len(prefix) :]
+            out[name.lower() if lower else name] = value
+    return out
+
+
+def workflow_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Zigflow's ``$env``: only ``WORKFLOW_ENV_*`` variables, read when a run starts.
+
+    The whole environment would put credentials into the event history.
+    """
+    return prefixed(os.environ if env is None else env, ENV_PREFIX)
+
+
+def markdown_table() -> str:
+    """The README's configuration table, generated from ``VARIABLES``."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for v in VARIABLES:
+        rows.append(f"| `{v.name}` | {_shown(v)} | {v.meaning} |")
+    for name, meaning in PREFIXES:
+        rows.append(f"| `{name}` | — | {meaning} |")
+    return "\n".join(rows) + "\n"
+
+
+def _shown(variable: Variable) -> str:
+    if variable.shown_default is not None:
+        return variable.shown_default
+    default = variable.default
+    if default is None or default == "" or default == ():
+        return "—"
+    if isinstance(default, bool):
+        return f"`{str(default).lower()}`"
+    return f"`{default}`"
+
+
+if __name__ == "__main__":  # python -m workflow_runner.config: the README's table
+    print(markdown_table(), end="")

@@ -23,7 +23,7 @@ from workflow_runner.claimcheck import open_store
 from workflow_runner.claimcheck.codec_server import codec_service_for, start_codec_server
 from workflow_runner.claimcheck.converter import build_data_converter
 from workflow_runner.config import load_settings
-from workflow_runner.local.devserver import DevServer
+from workflow_runner.runtime.devserver import DevServer
 
 CHROMIUM_FLAGS = [
     "--headless",

@@ -33,7 +33,7 @@ from workflow_runner.claimcheck.codec_server import (
 )
 from workflow_runner.claimcheck.converter import build_data_converter
 from workflow_runner.config import Settings, load_settings
-from workflow_runner.local.devserver import DevServer, find_temporal_binary
+from workflow_runner.runtime.devserver import DevServer, find_temporal_binary
 
 UI = "http://127.0.0.1:8233"
 

@@ -32,7 +32,7 @@ from workflow_runner.claimcheck import ObjectStore, open_store
 from workflow_runner.claimcheck.converter import build_data_converter
 from workflow_runner.claimcheck.stores.s3 import S3Store
 from workflow_runner.config import Settings, load_settings
-from workflow_runner.local.devserver import DevServer
+from workflow_runner.runtime.devserver import DevServer
 
 FIVE_MB = 5 * 1024 * 1024
 REPO = Path(__file__).parents[2]

@@ -31,7 +31,7 @@ from workflow_runner.claimcheck.runs import TemporalRunStatus
 from workflow_runner.claimcheck.stores import MemoryStore
 from workflow_runner.claimcheck.stores.s3 import S3Store, lifecycle_rule
 from workflow_runner.config import S3Settings, load_settings
-from workflow_runner.local.devserver import DevServer
+from workflow_runner.runtime.devserver import DevServer
 
 SIZE = 300_000
 LATER = datetime.now(UTC) + timedelta(days=31)

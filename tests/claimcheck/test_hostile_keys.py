@@ -30,7 +30,7 @@ from workflow_runner.claimcheck import InvalidKeyError
 from workflow_runner.claimcheck.codec_server import REFERENCE_TYPE
 from workflow_runner.claimcheck.keys import blob_key, percent_encode, validate_key
 from workflow_runner.claimcheck.stores import FilesystemStore
-from workflow_runner.local.devserver import DevServer
+from workflow_runner.runtime.devserver import DevServer
 
 ROOT = Path("/srv/blobs-root")
 STORE = FilesystemStore.__new__(FilesystemStore)  # path mapping only: no directory needed

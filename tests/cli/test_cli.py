@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import free_port
 from tests.httpserver import LocalHTTPServer
 from workflow_runner.config import S3Settings
-from workflow_runner.local.devserver import DevServer, find_temporal_binary, port_is_open
+from workflow_runner.runtime.devserver import DevServer, find_temporal_binary, port_is_open
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 HEADER = "document:\n  dsl: '1.0.0'\n  namespace: cli\n  name: t\n  version: '1'\n"

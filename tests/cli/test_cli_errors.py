@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
-from workflow_runner.local.devserver import DevServer
+from workflow_runner.runtime.devserver import DevServer
 
 SCRIPT = Path(sys.executable).parent / "workflow-runner"
 HEADER = "document:\n  dsl: '1.0.0'\n  namespace: cli\n  name: t\n  version: '1'\n"

@@ -18,7 +18,7 @@ import pytest
 
 from tests.harness import make_harness, workflow
 from tests.httpserver import LocalHTTPServer
-from workflow_runner.local.devserver import DevServer
+from workflow_runner.runtime.devserver import DevServer
 
 MIB = 1024 * 1024
 

@@ -24,7 +24,7 @@ from tests.harness import Harness, make_harness, workflow
 from workflow_runner.engine.limits import WORK_PER_YIELD
 from workflow_runner.engine.worker import PASSTHROUGH_MODULES
 from workflow_runner.engine.workflow import PROGRESS_WINDOW, DslWorkflow
-from workflow_runner.local.devserver import DevServer
+from workflow_runner.runtime.devserver import DevServer
 
 DEADLINE = 60.0
 

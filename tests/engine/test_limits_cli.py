@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from workflow_runner.dsl.jq_pool import CHILD_SCRIPT
-from workflow_runner.local.devserver import DevServer
+from workflow_runner.runtime.devserver import DevServer
 
 HEADER = "document:\n  dsl: '1.0.0'\n  namespace: cli\n  name: t\n  version: '1'\n"
 

@@ -36,7 +36,7 @@ from workflow_runner.engine.secrets import (
     reveal,
     token,
 )
-from workflow_runner.local.devserver import DevServer
+from workflow_runner.runtime.devserver import DevServer
 
 SECRET = "s3cr3t-value"  # what tests/harness.py gives the worker as WORKFLOW_SECRET_API_TOKEN
 

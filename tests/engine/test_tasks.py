@@ -10,7 +10,7 @@ from typing import Any
 
 from tests.harness import Harness, make_harness, workflow
 from tests.httpserver import LocalHTTPServer
-from workflow_runner.local.devserver import DevServer
+from workflow_runner.runtime.devserver import DevServer
 
 ERR = "https://serverlessworkflow.io/spec/1.0.0/errors/"
 

@@ -25,7 +25,7 @@ from tests.faults.conftest import verify_every_blob
 from workflow_runner.claimcheck import open_store
 from workflow_runner.claimcheck.converter import build_data_converter
 from workflow_runner.config import load_settings
-from workflow_runner.local.devserver import DevServer
+from workflow_runner.runtime.devserver import DevServer
 
 
 @contextlib.contextmanager

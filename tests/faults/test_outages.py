@@ -24,7 +24,7 @@ from workflow_runner.claimcheck import open_store
 from workflow_runner.claimcheck.converter import build_data_converter
 from workflow_runner.claimcheck.stores.s3 import S3Store
 from workflow_runner.config import S3Settings, load_settings
-from workflow_runner.local.devserver import DevServer
+from workflow_runner.runtime.devserver import DevServer
 
 SIZE = 400_000
 

@@ -28,8 +28,8 @@ from workflow_runner.claimcheck.keys import verify_blob
 from workflow_runner.claimcheck.runs import TemporalRunStatus
 from workflow_runner.cli.common import settings_or_exit
 from workflow_runner.cli.output import err, fail, print_json
-from workflow_runner.local.devserver import DevServerError
-from workflow_runner.local.runtime import open_runtime
+from workflow_runner.runtime.devserver import DevServerError
+from workflow_runner.runtime.services import open_runtime
 
 blobs_app = typer.Typer(help="Inspect and manage offloaded payloads.", no_args_is_help=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output")]

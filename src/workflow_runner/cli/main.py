@@ -102,7 +102,7 @@ def explain(error: BaseException, command: str | None) -> NoReturn:
         _is(error, module, name)
         for module, name in (
             ("workflow_runner.engine.client", "TemporalUnreachableError"),
-            ("workflow_runner.local.devserver", "DevServerError"),
+            ("workflow_runner.runtime.devserver", "DevServerError"),
             ("workflow_runner.claimcheck.errors", "StoreError"),
             ("workflow_runner.claimcheck.codec_server", "CodecServerError"),
         )
@@ -211,7 +211,7 @@ async def _run(
     import asyncio
 
     from workflow_runner.engine.client import start_run
-    from workflow_runner.local.runtime import open_runtime
+    from workflow_runner.runtime.services import open_runtime
 
     async with open_runtime(settings) as runtime:
         handle = await start_run(
@@ -341,7 +341,7 @@ def worker() -> None:
 async def _serve(settings: Settings) -> None:
     from prometheus_client import start_http_server
 
-    from workflow_runner.local.runtime import open_runtime
+    from workflow_runner.runtime.services import open_runtime
 
     stop = _until_signalled()
     async with open_runtime(settings) as runtime:
@@ -370,7 +370,7 @@ def start(file: Path, input: InputOption = None, workflow_id: IdOption = None) -
 
     async def submit() -> str:
         from workflow_runner.engine.client import start_run
-        from workflow_runner.local.runtime import open_runtime
+        from workflow_runner.runtime.services import open_runtime
 
         async with open_runtime(settings, with_worker=False) as runtime:
             handle = await start_run(
@@ -395,7 +395,7 @@ def result(workflow_id: str) -> None:
     configure_logging(settings, to_file=True)
 
     async def fetch() -> Any:
-        from workflow_runner.local.runtime import open_runtime
+        from workflow_runner.runtime.services import open_runtime
 
         async with open_runtime(settings, with_worker=False) as runtime:
             with _about_workflow(workflow_id, settings):
@@ -431,7 +431,7 @@ def emit(
 
     async def send() -> None:
         from workflow_runner.engine.workflow import EVENT_SIGNAL
-        from workflow_runner.local.runtime import open_runtime
+        from workflow_runner.runtime.services import open_runtime
 
         async with open_runtime(settings, with_worker=False) as runtime:
             with _about_workflow(workflow_id, settings):
@@ -466,7 +466,7 @@ def dev_server() -> None:
 
     async def serve() -> None:
         from workflow_runner.claimcheck import open_store
-        from workflow_runner.local.runtime import local_services
+        from workflow_runner.runtime.services import local_services
 
         stop = _until_signalled()
         async with await open_store(settings) as store, local_services(settings, store) as server:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -11,12 +10,10 @@ from temporalio.client import Client, WorkflowHandle
 
 from workflow_runner.claimcheck.converter import build_data_converter
 from workflow_runner.claimcheck.store import ObjectStore
-from workflow_runner.config import Settings
+from workflow_runner.config import Settings, workflow_env
 from workflow_runner.engine.catalog import resolve_references
 from workflow_runner.engine.definition import Definition
 from workflow_runner.engine.workflow import WORKFLOW_NAME, RunRequest
-
-ENV_PREFIX = "WORKFLOW_ENV_"
 
 
 class TemporalUnreachableError(Exception):
@@ -36,15 +33,6 @@ async def connect(settings: Settings, store: ObjectStore, address: str) -> Clien
         )
     except RuntimeError as e:  # the SDK's only error for a failed connect
         raise TemporalUnreachableError(address, str(e)) from e
-
-
-def workflow_env(environ: dict[str, str] | None = None) -> dict[str, str]:
-    """Zigflow's ``$env``: only ``WORKFLOW_ENV_*`` variables, captured once at start.
-
-    The whole environment would put credentials into the event history.
-    """
-    source = os.environ if environ is None else environ
-    return {k[len(ENV_PREFIX) :]: v for k, v in source.items() if k.startswith(ENV_PREFIX)}
 
 
 def new_workflow_id(definition: Definition) -> str:

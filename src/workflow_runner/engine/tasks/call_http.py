@@ -123,6 +123,7 @@ def activities(settings: Settings) -> ActivitySet:
 
     http = HttpActivities(
         dict(settings.secrets),
+        settings.http_timeout_seconds,
         max_response_bytes=min(settings.http_max_response_bytes, settings.max_payload_bytes),
     )
     return ActivitySet([http.call_http], http.close)

@@ -26,8 +26,8 @@ from workflow_runner.claimcheck.codec_server import (
 from workflow_runner.config import Settings
 from workflow_runner.engine.client import connect
 from workflow_runner.engine.worker import running_worker
-from workflow_runner.local.devserver import DevServer, port_is_open
-from workflow_runner.local.housekeeping import periodic_gc
+from workflow_runner.runtime.devserver import DevServer, port_is_open
+from workflow_runner.runtime.housekeeping import periodic_gc
 
 log = logging.getLogger(__name__)
 
