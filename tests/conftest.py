@@ -81,7 +81,7 @@ async def temporal_server() -> AsyncIterator[DevServer]:
     finally:
         await server.stop()
         # temporalio 1.35 can abort at interpreter exit while its runtime threads
-        # wind down (NOTES.md); giving them a moment avoids it.
+        # wind down (docs/decisions.md); giving them a moment avoids it.
         await asyncio.sleep(0.5)
 
 

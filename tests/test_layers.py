@@ -1,4 +1,4 @@
-"""The layers of DESIGN.md, enforced: a package imports only the layers below it.
+"""The layers of docs/architecture.md, enforced: a package imports only the layers below it.
 
 cli → runtime → engine → dsl → claimcheck → config. An upward import is how a
 clean design rots one convenience at a time, so it fails here, naming the line.

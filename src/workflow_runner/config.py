@@ -1,6 +1,6 @@
 """Every environment variable the runner reads: declared once, in ``VARIABLES``, parsed once.
 
-Deployments already use the names in DESIGN.md's table, so they are kept as
+Deployments already use the names in the design's table, so they are kept as
 they are. A bad value is a start-up error naming the variable and what it
 accepts: a silent default would surface only at the first large payload,
 inside a workflow, far from the typo that caused it.

@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import string
-import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from temporalio.exceptions import ApplicationError
 from tests.claimcheck.test_codec_and_driver import bomb_payload
 from tests.harness import Harness, make_harness, workflow
 from tests.httpserver import LocalHTTPServer
+from tests.memory import rss_growth
 from workflow_runner.claimcheck import InvalidKeyError
 from workflow_runner.claimcheck.codec_server import REFERENCE_TYPE
 from workflow_runner.claimcheck.keys import blob_key, percent_encode, validate_key
@@ -172,12 +172,9 @@ async def test_a_gzip_bomb_signal_fails_the_run_and_the_worker_stays_small(
         temporal_server, tmp_path, CLAIMCHECK_MAX_PAYLOAD_BYTES=str(64 * 1024 * 1024)
     ) as h:
         handle = await h.start(WAIT_FOR_GO)
-        tracemalloc.start()
-        try:
+        with rss_growth() as growth:
             await signal_raw(temporal_server, handle.id, bomb)
             error_type, message = await failure_type(handle)
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+            peak = growth()
     assert error_type == "ClaimCheckDecodedTooLarge" and "CLAIMCHECK_MAX_PAYLOAD_BYTES" in message
-    assert peak < 200 * 1024 * 1024, f"the worker peaked at {peak} bytes"
+    assert peak < 300 * 1024 * 1024, f"the worker grew by {peak} bytes"

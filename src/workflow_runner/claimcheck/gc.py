@@ -1,6 +1,6 @@
 """Garbage collection of blobs that no workflow can need any more.
 
-The rule (DESIGN.md): a blob goes only when it is older than the TTL *and*
+The rule (docs/decisions.md): a blob goes only when it is older than the TTL *and*
 its owner is established as closed. Concretely, per key:
 
 * ``v0/ns/{ns}/wt/{type}/wi/{id}/ri/{run}/d/sha256/{hex}`` with a spelled-out

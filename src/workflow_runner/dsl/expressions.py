@@ -1,7 +1,7 @@
 """Runtime expressions: jq through the ``jq`` package, deterministic inside workflows.
 
 Each distinct expression is compiled once (compiling costs ~1.6 ms, an
-evaluation on a 500 KB input ~17 ms: see NOTES.md). Arguments are passed as
+evaluation on a 500 KB input ~17 ms: see docs/decisions.md). Arguments are passed as
 one input array destructured into ``$context``, ``$input``, ... so the
 compiled program is reusable whatever their values.
 

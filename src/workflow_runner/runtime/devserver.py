@@ -23,7 +23,7 @@ from typing import IO
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 
-# Lifts the dev server's default ~10 workflows/s transfer-queue cap (NOTES.md).
+# Lifts the dev server's default ~10 workflows/s transfer-queue cap (docs/decisions.md).
 RATE_LIMIT_FLAGS = (
     "history.transferProcessorMaxPollRPS=10000",
     "history.transferProcessorMaxPollHostRPS=100000",

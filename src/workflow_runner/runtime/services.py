@@ -32,7 +32,7 @@ from workflow_runner.runtime.housekeeping import periodic_gc
 log = logging.getLogger(__name__)
 
 # temporalio 1.35 can abort the interpreter at exit while its runtime threads
-# wind down (NOTES.md: PyGILState_Release, exit 134); a short pause after
+# wind down (docs/decisions.md: PyGILState_Release, exit 134); a short pause after
 # shutdown avoided it in every measured run.
 EXIT_GRACE_SECONDS = 0.5
 

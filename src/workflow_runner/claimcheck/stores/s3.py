@@ -3,7 +3,7 @@
 One client is opened lazily and reused for the store's life (a client per
 call costs a TLS handshake per blob). Checksum headers are only sent when an
 operation requires them: botocore's default CRC32 trailer form has been
-reported to be rejected by R2 (see NOTES.md).
+reported to be rejected by R2 (see docs/decisions.md).
 """
 
 from __future__ import annotations
