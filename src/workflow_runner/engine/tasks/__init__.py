@@ -9,8 +9,8 @@ plus one line here; docs/contributing.md walks through it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from workflow_runner.config import Settings
 from workflow_runner.engine.tasks import (
     call,
     call_http,
@@ -28,6 +28,9 @@ from workflow_runner.engine.tasks import (
     wait,
 )
 from workflow_runner.engine.tasks.base import ActivitySet, TaskType
+
+if TYPE_CHECKING:  # the worker's settings; reading a definition needs none
+    from workflow_runner.config import Settings
 
 TASK_TYPES: tuple[TaskType, ...] = (
     for_loop.TYPE,

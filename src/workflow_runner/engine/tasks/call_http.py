@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from workflow_runner.config import Settings
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
 from workflow_runner.engine.secrets import SecretScope
 from workflow_runner.engine.tasks.base import (
@@ -22,6 +21,9 @@ from workflow_runner.engine.tasks.base import (
     Outcome,
     Task,
 )
+
+if TYPE_CHECKING:  # the worker's settings; reading a definition needs none
+    from workflow_runner.config import Settings
 
 ACTIVITY = "call_http"
 WITH_PROPERTIES = frozenset(

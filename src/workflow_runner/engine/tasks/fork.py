@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +28,8 @@ class ForkTask(Task):
         if self.compete:
             output, _ = await run.io.first_completed(branches)
             return output, None
+        import asyncio  # here, not at the top: reading definitions (validate) stays light
+
         results = await asyncio.gather(*branches)
         return [output for output, _ in results], None
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from workflow_runner.config import Settings
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
 from workflow_runner.engine.secrets import SecretScope
 from workflow_runner.engine.tasks.base import ActivityCall, ActivitySet, Execution, Outcome, Task
+
+if TYPE_CHECKING:  # the worker's settings; reading a definition needs none
+    from workflow_runner.config import Settings
 
 ACTIVITY = "run_process"
 SCRIPT_LANGUAGES = frozenset({"python"})
