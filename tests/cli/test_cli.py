@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import free_port
 from tests.httpserver import LocalHTTPServer
+from tests.processes import read_line
 from workflow_runner.config import S3Settings
 from workflow_runner.runtime.devserver import DevServer, find_temporal_binary, port_is_open
 
@@ -201,8 +202,8 @@ def test_worker_start_emit_result(
     )
     try:
         assert worker.stderr is not None
-        assert "metrics on" in worker.stderr.readline()
-        assert "worker serving" in worker.stderr.readline()
+        assert "metrics on" in read_line(worker.stderr)
+        assert "worker serving" in read_line(worker.stderr)
         wf = write(
             tmp_path,
             "  - wait:\n      listen:\n        to:\n          one:\n            with:\n"

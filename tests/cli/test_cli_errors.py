@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
+from tests.processes import read_line
 from workflow_runner.runtime.devserver import DevServer
 
 SCRIPT = Path(sys.executable).parent / "workflow-runner"
@@ -230,7 +231,7 @@ def start_waiting_run(
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert run.stderr is not None
-    assert run.stderr.readline().startswith(f"started {workflow_id}")
+    assert read_line(run.stderr).startswith(f"started {workflow_id}")
     return run
 
 

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.processes import read_line
 from workflow_runner.dsl.errors import WorkflowError
 from workflow_runner.dsl.expressions import Budget, evaluate, is_bounded, json_size
 from workflow_runner.dsl.jq_pool import CHILD_SCRIPT, POOL
@@ -113,7 +114,7 @@ def test_a_busy_evaluator_dies_with_its_parent_process() -> None:
     )
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
-        assert parent.stdout is not None and parent.stdout.readline().strip() == "spinning"
+        assert read_line(parent.stdout).strip() == "spinning"
         deadline = time.monotonic() + 10
         while not (children := _evaluator_children(parent.pid)) and time.monotonic() < deadline:
             time.sleep(0.05)

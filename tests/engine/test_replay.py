@@ -8,12 +8,10 @@ payloads (offloaded, and jq in a local activity).
 
 from __future__ import annotations
 
-import asyncio
-
 from temporalio.worker import Replayer
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from tests.harness import Harness, workflow
+from tests.harness import Harness, reached, workflow
 from tests.httpserver import LocalHTTPServer
 from workflow_runner.engine.worker import PASSTHROUGH_MODULES
 from workflow_runner.engine.workflow import DslWorkflow
@@ -66,7 +64,7 @@ async def test_complex_run_replays(harness: Harness, http_server: LocalHTTPServe
 """
     )
     handle = await harness.start(text)
-    await asyncio.sleep(1.0)
+    await reached(handle, "/do/4/hear")
     await handle.signal("go", {"done": True})
     assert await handle.result() == {"done": True}
     history = await handle.fetch_history()

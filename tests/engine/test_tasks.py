@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from pathlib import Path
 from typing import Any
 
-from tests.harness import Harness, make_harness, workflow
+from tests.harness import Harness, make_harness, reached, workflow
 from tests.httpserver import LocalHTTPServer
 from workflow_runner.runtime.devserver import DevServer
 
@@ -621,7 +620,7 @@ async def test_listen_to_signal_zigflow_form(harness: Harness) -> None:
 """
     )
     handle = await harness.start(text)
-    await asyncio.sleep(0.5)
+    await reached(handle, "/do/0/waitApproval")
     await handle.signal("approve", {"by": "alice"})
     assert await handle.result() == {"approvedBy": "alice"}
 

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from tests.faults.conftest import python_module, verify_every_blob
+from tests.processes import read_line
 from workflow_runner.claimcheck.stores import FilesystemStore
 
 KILLS = 200
@@ -16,7 +17,7 @@ KILLS = 200
 
 def kill_writer_once(root: Path, seed: int, rng: random.Random) -> None:
     writer = python_module("tests.faults.blob_writer", str(root), str(seed))
-    assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+    assert read_line(writer.stdout).strip() == "ready"
     time.sleep(rng.uniform(0.0, 0.08))
     writer.send_signal(signal.SIGKILL)
     writer.wait()
