@@ -279,3 +279,145 @@ async def test_listen_consumes_a_matching_event_and_emit_feeds_the_same_list() -
         as: ${ .data }
 """
     assert await run_dsl(body, {"n": 7}) == {"n": 7}
+
+
+# -- input/output/export.schema (JSON Schema), in the spec's data-flow order -----------------
+
+PET_SCHEMA = """
+input:
+  schema:
+    format: json
+    document:
+      type: object
+      required: [order]
+      properties:
+        order:
+          type: object
+          required: [pet]
+          properties:
+            pet: {type: object, required: [id], properties: {id: {type: string}}}
+  from: ${ .order.pet }
+"""
+
+
+async def test_workflow_input_schema_checks_the_raw_input_before_input_from() -> None:
+    body = "\n  - echo:\n      set:\n        id: ${ .id }\n"
+    assert await run_dsl(body, {"order": {"pet": {"id": "p1"}}}, extra=PET_SCHEMA) == {"id": "p1"}
+    with pytest.raises(WorkflowError) as info:
+        await run_dsl(body, {"order": {"pet": {"id": 7}}}, extra=PET_SCHEMA)
+    error = info.value
+    assert (error.type, error.status, error.instance) == (ERR + "validation", 400, "/input")
+    assert error.detail is not None
+    assert "$.order.pet.id" in error.detail and "7 is not of type 'string'" in error.detail
+
+
+async def test_task_input_schema_checks_the_raw_input_and_names_the_failing_path() -> None:
+    body = """
+  - pick:
+      input:
+        schema:
+          format: json
+          document: {type: object, required: [qty], properties: {qty: {type: integer}}}
+        from: ${ .qty }
+      set:
+        n: ${ . }
+"""
+    assert await run_dsl(body, {"qty": 2}) == {"n": 2}
+    with pytest.raises(WorkflowError) as info:
+        await run_dsl(body, {"qty": "two"})
+    assert info.value.type == ERR + "validation" and info.value.instance == "/do/0/pick"
+    assert info.value.detail is not None and "$.qty" in info.value.detail
+
+
+async def test_task_output_schema_checks_the_output_after_output_as() -> None:
+    # The raw output {x: 1} would fail; output.as makes it match: only the transformed is checked.
+    body = """
+  - shape:
+      set:
+        x: 1
+      output:
+        as: '${ {total: .x} }'
+        schema:
+          document:
+            type: object
+            required: [total]
+            properties: {total: {type: integer}}
+            additionalProperties: false
+  - broken:
+      set:
+        x: 1
+      output:
+        schema:
+          document: {type: object, required: [total]}
+"""
+    with pytest.raises(WorkflowError) as info:
+        await run_dsl(body, {})
+    error = info.value
+    assert (error.type, error.instance) == (ERR + "validation", "/do/1/broken")
+    assert error.detail is not None and "'total' is a required property" in error.detail
+
+
+async def test_export_schema_checks_the_new_context() -> None:
+    body = """
+  - remember:
+      set:
+        n: 3
+      export:
+        as: '${ {count: .n} }'
+        schema:
+          document: {type: object, properties: {count: {type: string}}}
+"""
+    with pytest.raises(WorkflowError) as info:
+        await run_dsl(body, {})
+    assert info.value.detail is not None and "$.count" in info.value.detail
+
+
+async def test_workflow_output_schema_checks_the_output_after_output_as() -> None:
+    extra = (
+        "output:\n  as: '${ {result: .n} }'\n"
+        "  schema:\n    document: {type: object, properties: {result: {maximum: 5}}}\n"
+    )
+    body = "\n  - count:\n      set:\n        n: ${ .n }\n"
+    assert await run_dsl(body, {"n": 5}, extra=extra) == {"result": 5}
+    with pytest.raises(WorkflowError) as info:
+        await run_dsl(body, {"n": 6}, extra=extra)
+    assert info.value.instance == "/output" and info.value.type == ERR + "validation"
+
+
+async def test_a_schema_failure_is_caught_by_a_catch_on_the_validation_type() -> None:
+    body = """
+  - guarded:
+      try:
+        - strict:
+            input:
+              schema:
+                document: {type: object, required: [id]}
+            set:
+              ok: true
+      catch:
+        errors:
+          with:
+            type: https://serverlessworkflow.io/spec/1.0.0/errors/validation
+        as: problem
+        do:
+          - report:
+              set:
+                status: ${ $problem.status }
+"""
+    assert await run_dsl(body, {}) == {"status": 400}
+
+
+async def test_if_sees_the_raw_input_and_a_skipped_task_is_not_validated() -> None:
+    # Spec: `if` is "evaluated against the raw task input before any other expression".
+    body = """
+  - maybe:
+      if: ${ .order != null }
+      input:
+        from: ${ .order }
+        schema:
+          document: {type: object, required: [order]}
+      set:
+        seen: ${ .id }
+"""
+    assert await run_dsl(body, {"order": {"id": 4}}) == {"seen": 4}
+    assert await run_dsl(body, {"other": 1}) == {"other": 1}

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from workflow_runner.dsl.schemas import DataSchema
+
 # What a task hands back to its list: ``None`` = next task, ``"exit"`` = leave
 # the list, ``"end"`` = end the run, any other string = jump to that task.
 Flow = str | None
@@ -33,6 +35,11 @@ class TaskModel:
     input_from: Any = None
     output_as: Any = None
     export_as: Any = None
+    # Checked where the spec says: raw input (after ``if``, before ``input.from``),
+    # output after ``output.as``, the new context after ``export.as``.
+    input_schema: DataSchema | None = None
+    output_schema: DataSchema | None = None
+    export_schema: DataSchema | None = None
     timeout: timedelta | None = None
     then: str | None = None
 
@@ -86,5 +93,7 @@ class WorkflowModel:
     secrets: tuple[str, ...] = ()
     input_from: Any = None
     output_as: Any = None
+    input_schema: DataSchema | None = None  # the raw input, before input.from
+    output_schema: DataSchema | None = None  # the output, after output.as
     timeout: timedelta | None = None
     errors: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)

@@ -28,6 +28,7 @@ from workflow_runner.dsl.expressions import (
 )
 from workflow_runner.dsl.loader import Locations, pointer_join
 from workflow_runner.dsl.model import Document, RetryPolicy, TaskList, TaskModel, WorkflowModel
+from workflow_runner.dsl.schemas import DataSchema, read_schema
 
 TOP_LEVEL = frozenset(
     {"document", "input", "use", "do", "timeout", "output", "schedule", "evaluate"}
@@ -123,6 +124,8 @@ class DefinitionReader:
             if ("output" in data)
             else None
         )
+        input_schema = self.io_schema("/input", data.get("input"))
+        output_schema = self.io_schema("/output", data.get("output"))
         timeout = self.timeout("/timeout", data["timeout"]) if "timeout" in data else None
         tasks: TaskList | None = None
         if "do" not in data:
@@ -137,6 +140,8 @@ class DefinitionReader:
             secrets=secrets,
             input_from=input_from,
             output_as=output_as,
+            input_schema=input_schema,
+            output_schema=output_schema,
             timeout=timeout,
             errors=dict(self.errors),
         )
@@ -308,6 +313,7 @@ class DefinitionReader:
                 common[field_name] = self.io_spec(
                     pointer_join(pointer, key), task[key], (expr_key, "schema"), scope
                 )
+                common[f"{key}_schema"] = self.io_schema(pointer_join(pointer, key), task[key])
         if "timeout" in task:
             common["timeout"] = self.timeout(pointer_join(pointer, "timeout"), task["timeout"])
         if "then" in task:
@@ -397,6 +403,12 @@ class DefinitionReader:
         if keys[0] in spec:
             self.expression(pointer_join(pointer, keys[0]), spec[keys[0]], scope, bare=True)
         return spec.get(keys[0])
+
+    def io_schema(self, pointer: str, spec: Any) -> DataSchema | None:
+        """``schema`` of an ``input``/``output``/``export`` mapping, checked as a JSON Schema."""
+        if not isinstance(spec, dict) or "schema" not in spec:
+            return None
+        return read_schema(pointer_join(pointer, "schema"), spec["schema"], self.problem)
 
     def timeout(self, pointer: str, timeout: Any) -> timedelta | None:
         if isinstance(timeout, str) and timeout in self.timeouts:

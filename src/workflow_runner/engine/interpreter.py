@@ -1,7 +1,8 @@
 """The DSL interpreter. Runs inside the Temporal workflow, so it must be deterministic.
 
-Data flow per task, as in the spec: raw input → ``input.from`` → ``if`` →
-the task → ``output.as`` → ``export.as`` (which replaces ``$context``).
+Data flow per task, as in the spec: raw input → ``if`` → ``input.schema`` →
+``input.from`` → the task → ``output.as`` → ``output.schema`` → ``export.as``
+(which replaces ``$context``) → ``export.schema``.
 This module owns that flow and the task lists; what each task does lives in
 its own module under ``engine/tasks`` (``task.execute``), and anything with
 I/O goes through ``self.io`` (:class:`~workflow_runner.engine.tasks.base.WorkflowIO`),
@@ -48,11 +49,15 @@ class Interpreter:
         value = raw_input
         if isinstance(raw_input, dict):
             self.data = dict(raw_input)
+        if spec.input_schema is not None:
+            spec.input_schema.validate(raw_input, what="the workflow input", instance="/input")
         if spec.input_from is not None:
             value = await self.eval_field(spec.input_from, value, {}, "/input/from")
         output, _ = await self._with_timeout(self.run_list(spec.do, value, {}), spec.timeout, "")
         if spec.output_as is not None:
             output = await self.eval_field(spec.output_as, output, {"output": output}, "/output/as")
+        if spec.output_schema is not None:
+            spec.output_schema.validate(output, what="the workflow output", instance="/output")
         return output
 
     # -- task lists and tasks (Execution) --------------------------------------
@@ -81,17 +86,21 @@ class Interpreter:
         await self.io.checkpoint(pointer)
         task_info = {"name": task.name, "reference": pointer, "definition": task.definition}
         task_info["input"] = raw
-        args = {**scope, "task": task_info}
+        args = {**scope, "task": task_info, "input": raw}
+        # The spec's order: ``if`` sees the raw input "before any other expression
+        # of the task", then the raw input is validated, then ``input.from``.
+        if task.condition is not None and not truthy(
+            await self.eval_field(task.condition, raw, args, pointer + "/if")
+        ):
+            self.io.progress_note(pointer, "skipped")
+            return raw, None
+        if task.input_schema is not None:
+            task.input_schema.validate(raw, what="the task input", instance=pointer)
         value = raw
         if task.input_from is not None:
             value = await self.eval_field(task.input_from, raw, args, pointer + "/input/from")
         args["input"] = value
         task_info["input"] = value
-        if task.condition is not None and not truthy(
-            await self.eval_field(task.condition, value, args, pointer + "/if")
-        ):
-            self.io.progress_note(pointer, "skipped")
-            return raw, None
         self.io.progress_note(pointer, "started")
         try:
             output, flow = await self._with_timeout(
@@ -106,10 +115,14 @@ class Interpreter:
         if task.output_as is not None:
             output = await self.eval_field(task.output_as, output, args, pointer + "/output/as")
             args["output"] = output
+        if task.output_schema is not None:
+            task.output_schema.validate(output, what="the task output", instance=pointer)
         if task.export_as is not None:
             self.context = await self.eval_field(
                 task.export_as, output, args, pointer + "/export/as"
             )
+        if task.export_schema is not None:
+            task.export_schema.validate(self.context, what="the exported context", instance=pointer)
         self.io.progress_note(pointer, "completed")
         if flow is None and task.then is not None:
             flow = task.then

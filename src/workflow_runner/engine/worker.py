@@ -30,8 +30,11 @@ from workflow_runner.engine.workflow import DslWorkflow
 # and it keeps the compiled-jq cache across runs. Determinism of the
 # interpreter is kept by construction (workflow.now/time/uuid4 only, jq's
 # clock and environment rebound) and checked by replaying real histories
-# (tests/engine/test_replay.py).
-PASSTHROUGH_MODULES = ("jq", "yaml", "workflow_runner")
+# (tests/engine/test_replay.py). jsonschema (and its ``referencing``) validate
+# input/output schemas in workflow code, imported lazily by dsl/schemas.py: a pure
+# function of schema and value, but its import touches ``platform``, which the
+# sandbox forbids.
+PASSTHROUGH_MODULES = ("jq", "yaml", "workflow_runner", "jsonschema", "referencing")
 
 
 @contextlib.asynccontextmanager
