@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -102,6 +103,19 @@ def http_server() -> Iterator[LocalHTTPServer]:
     """A real HTTP server on 127.0.0.1 for `call: http`."""
     with serving() as server:
         yield server
+
+
+@pytest.fixture
+def env(tmp_path: Path, temporal_server: DevServer) -> dict[str, str]:
+    """The environment of a CLI subprocess: local mode pointed at the session's dev
+    server (so ``run`` reuses it), its own data directory, blobs and task queue."""
+    return {
+        **os.environ,
+        "STIGMER_DATA_DIR": str(tmp_path / "data"),
+        "BLOB_STORAGE_PATH": str(tmp_path / "blobs"),
+        "TEMPORAL_DEV_SERVER_PORT": str(temporal_server.port),
+        "TEMPORAL_TASK_QUEUE": f"cli-{uuid.uuid4()}",
+    }
 
 
 @pytest.fixture

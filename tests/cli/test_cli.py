@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -23,18 +22,6 @@ from workflow_runner.runtime.devserver import DevServer, find_temporal_binary, p
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 HEADER = "document:\n  dsl: '1.0.0'\n  namespace: cli\n  name: t\n  version: '1'\n"
-
-
-@pytest.fixture
-def env(tmp_path: Path, temporal_server: DevServer) -> dict[str, str]:
-    """Local mode pointed at the session's dev server (so `run` reuses it)."""
-    return {
-        **os.environ,
-        "STIGMER_DATA_DIR": str(tmp_path / "data"),
-        "BLOB_STORAGE_PATH": str(tmp_path / "blobs"),
-        "TEMPORAL_DEV_SERVER_PORT": str(temporal_server.port),
-        "TEMPORAL_TASK_QUEUE": f"cli-{uuid.uuid4()}",
-    }
 
 
 def cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

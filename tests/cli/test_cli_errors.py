@@ -25,18 +25,6 @@ HEADER = "document:\n  dsl: '1.0.0'\n  namespace: cli\n  name: t\n  version: '1'
 
 
 @pytest.fixture
-def env(tmp_path: Path, temporal_server: DevServer) -> dict[str, str]:
-    """Local mode pointed at the session's dev server (so commands reuse it)."""
-    return {
-        **os.environ,
-        "STIGMER_DATA_DIR": str(tmp_path / "data"),
-        "BLOB_STORAGE_PATH": str(tmp_path / "blobs"),
-        "TEMPORAL_DEV_SERVER_PORT": str(temporal_server.port),
-        "TEMPORAL_TASK_QUEUE": f"cli-{uuid.uuid4()}",
-    }
-
-
-@pytest.fixture
 def workflow(tmp_path: Path) -> str:
     path = tmp_path / "wf.yaml"
     path.write_text(HEADER + "do:\n  - a:\n      set:\n        got: ${ . }\n")

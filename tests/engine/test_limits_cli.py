@@ -8,31 +8,15 @@ kept retrying; here each case has a deadline.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
-import pytest
-
 from workflow_runner.dsl.jq_pool import CHILD_SCRIPT
-from workflow_runner.runtime.devserver import DevServer
 
 HEADER = "document:\n  dsl: '1.0.0'\n  namespace: cli\n  name: t\n  version: '1'\n"
-
-
-@pytest.fixture
-def env(tmp_path: Path, temporal_server: DevServer) -> dict[str, str]:
-    return {
-        **os.environ,
-        "STIGMER_DATA_DIR": str(tmp_path / "data"),
-        "BLOB_STORAGE_PATH": str(tmp_path / "blobs"),
-        "TEMPORAL_DEV_SERVER_PORT": str(temporal_server.port),
-        "TEMPORAL_TASK_QUEUE": f"cli-{uuid.uuid4()}",
-    }
 
 
 def write(tmp_path: Path, body: str) -> str:

@@ -251,7 +251,9 @@ class ProgressPrinter:
         except Exception:  # not answerable yet (no worker has picked it up)
             return
         for note in notes:
-            self.seen += 1
+            # ``seq`` numbers every note; the run keeps only a window of them, so
+            # counting what arrived would drift (and repeat) on long loops.
+            self.seen = int(note.get("seq", self.seen)) + 1
             task, status = note["task"], note["status"]
             if status == "started":
                 self.started[task] = note["at"]
