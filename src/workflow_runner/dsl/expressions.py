@@ -22,6 +22,7 @@ from json.encoder import encode_basestring_ascii as _encode_string  # type: igno
 from typing import Any
 
 import jq
+import orjson
 
 from workflow_runner.dsl.errors import WorkflowError
 from workflow_runner.dsl.jq_pool import POOL, BudgetExceeded, JqError
@@ -103,11 +104,32 @@ def select_args(body: str, args: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _fast_path(body: str, data: Any, args: Mapping[str, Any]) -> Any:
-    """``.``, ``.a.b``, ``$x.a``: plain lookups need no jq (and no JSON round trip).
+    """``.``, ``.a.b``, ``$x.a``, each optionally piped to ``length``, ``keys`` or ``type``:
+    answered here, with no jq and no JSON round trip.
 
-    Returns ``_MISSING`` when the expression is not such a path or a step is
-    not an object, so jq decides (and reports errors) exactly as it would.
+    Why: jq parses its input as JSON text, ~0.4 s for a 5 MB document (and the
+    text must be made first), while ``.items | length`` on it needs one
+    ``len``. Returns ``_MISSING`` when the expression is not of that shape or
+    a step is not what the path or builtin expects (jq would raise), so jq
+    decides, and reports errors, exactly as it would.
     """
+    if body == ".":
+        return data
+    if "|" in body:
+        path, *pipes = (part.strip() for part in body.split("|"))
+        if not pipes or any(p not in _BUILTINS for p in pipes):
+            return _MISSING
+    else:
+        path, pipes = body, []
+    value = _path_value(path, data, args)
+    for name in pipes:
+        if value is _MISSING:
+            return _MISSING
+        value = _BUILTINS[name](value)
+    return value
+
+
+def _path_value(body: str, data: Any, args: Mapping[str, Any]) -> Any:
     if body == ".":
         return data
     match = _SIMPLE_PATH.match(body)
@@ -127,6 +149,46 @@ def _fast_path(body: str, data: Any, args: Mapping[str, Any]) -> Any:
             return _MISSING
         value = value.get(key)
     return value
+
+
+def _length(value: Any) -> Any:
+    """jq's ``length``: codepoints of a string, items of an array or object, 0 for null,
+    the absolute value of an integer (floats and booleans are left to jq)."""
+    if value is None:
+        return 0
+    if isinstance(value, str | list | dict):
+        return len(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return abs(value)
+    return _MISSING
+
+
+def _keys(value: Any) -> Any:
+    """jq's ``keys``: an object's keys sorted by codepoint, an array's indices."""
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return sorted(value)
+    if isinstance(value, list):
+        return list(range(len(value)))
+    return _MISSING
+
+
+def _type(value: Any) -> Any:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return _MISSING
+
+
+_BUILTINS: dict[str, Callable[[Any], Any]] = {"length": _length, "keys": _keys, "type": _type}
 
 
 def try_fast_path(body: str, data: Any, args: Mapping[str, Any]) -> tuple[bool, Any]:
@@ -341,7 +403,8 @@ def evaluate(
             return None
         except ValueError as e:
             raise _expression_error(body, f"failed: {_clean_jq_message(str(e))}", where) from None
-    payload = json.dumps([data, now, {}, *(args[n] for n in names)])
+    # Key order as the workflow holds it: jq keeps it (``to_entries``, ``keys_unsorted``).
+    payload = to_json([data, now, {}, *(args[n] for n in names)], sort_keys=False)
     try:
         output = POOL.evaluate(
             _program_text(body, names),
@@ -354,7 +417,37 @@ def evaluate(
         raise _expression_error(body, f"failed: {_clean_jq_message(str(e))}", where) from None
     except BudgetExceeded as e:
         raise _expression_error(body, _budget_message(e, budget), where) from None
-    return json.loads(output) if output else None
+    return from_json(output) if output else None
+
+
+# -- JSON ----------------------------------------------------------------------------
+
+_SORTED = orjson.OPT_SORT_KEYS
+
+
+def to_json(value: Any, *, sort_keys: bool = True) -> bytes:
+    """Compact JSON; with ``sort_keys``, the bytes Temporal's JSON converter writes (ASCII data).
+
+    orjson (Rust) is ~9x faster than ``json.dumps`` here: 12 ms against 110 ms
+    for a 5 MB document (bench/large_documents.py), and it returns ``bytes``, so
+    nothing is encoded a second time before going down a pipe or into a
+    payload. Non-ASCII text comes out as UTF-8 instead of ``\\uXXXX`` escapes
+    (shorter; decodes to the same strings). What orjson refuses (integers
+    beyond 64 bits, non-string keys) goes through ``json``, as before.
+    """
+    try:
+        return orjson.dumps(value, option=_SORTED if sort_keys else None)
+    except TypeError:
+        text = json.dumps(value, sort_keys=sort_keys, separators=(",", ":"), default=vars)
+        return text.encode()
+
+
+def from_json(data: bytes | bytearray | memoryview | str) -> Any:
+    """Parse JSON text; ``json`` when orjson refuses it (``NaN``, integers beyond 64 bits)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(bytes(data) if isinstance(data, memoryview) else data)
 
 
 def _budget_message(error: BudgetExceeded, budget: Budget) -> str:

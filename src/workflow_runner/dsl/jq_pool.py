@@ -247,7 +247,7 @@ class EvaluatorPool:
     def evaluate(
         self,
         program: str,
-        input_text: str,
+        input_text: str | bytes,
         *,
         timeout: float,
         memory_mb: int,
@@ -260,8 +260,10 @@ class EvaluatorPool:
         :class:`EvaluatorStopped` when an ``interruptible`` evaluation's worker
         stops under it.
         """
-        code, data = program.encode(), input_text.encode()
-        request = REQUEST.pack(memory_mb, len(code), len(data)) + code + data
+        code = program.encode()
+        data = input_text.encode() if isinstance(input_text, str) else input_text
+        # One copy of the input into the request (the caller's JSON is already bytes).
+        request = b"".join((REQUEST.pack(memory_mb, len(code), len(data)), code, data))
         deadline = time.monotonic() + timeout
         child = self._send(request, deadline, interruptible)
         try:

@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.api.common.v1 import Payload
 from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ApplicationError
 
@@ -26,10 +27,13 @@ with workflow.unsafe.imports_passed_through():
     from workflow_runner.dsl.expressions import (
         BOUNDED_INPUT_BYTES,
         evaluate,
+        from_json,
         json_size,
         select_args,
+        to_json,
         try_fast_path,
     )
+    from workflow_runner.engine.activities.expressions import SHELF, Shelved
     from workflow_runner.engine.definition import model_of
     from workflow_runner.engine.events import consume_matching, make_event, signal_event
     from workflow_runner.engine.failures import to_application_error, to_workflow_error
@@ -37,9 +41,13 @@ with workflow.unsafe.imports_passed_through():
     from workflow_runner.engine.limits import (
         BYTES_PER_UNIT,
         DEFAULT_LIMITS,
+        PAYLOAD_ENVELOPE_BYTES,
+        QUICK_WALK_BYTES,
         Pacer,
         check_payload_size,
         limits_for,
+        refuse_payload,
+        trim_memory_soon,
     )
     from workflow_runner.engine.secrets import NONCE_ACTIVITY, SecretScope, tokens_for
     from workflow_runner.engine.tasks.base import ActivityCall, Outcome
@@ -58,6 +66,11 @@ EXPRESSION_TRANSFER_MARGIN = timedelta(seconds=30)
 PROGRESS_WINDOW = 2000
 EMITTED_WINDOW = 1000
 YIELD_PATCH = "yield-between-batches"
+# A workflow output or activity result this big has its JSON encoded and decoded here
+# (orjson, exactly measured) rather than by the SDK's converter; after a run that
+# held one, freed memory is handed back to the OS.
+LARGE_PAYLOAD_BYTES = 1024 * 1024
+JSON_PLAIN = b"json/plain"
 IO_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=3
 )
@@ -85,6 +98,9 @@ class DslWorkflow:
         self._definitions: dict[str, dict[str, Any]] = {}
         self._env: dict[str, str] = {}
         self._secret_scope = SecretScope()
+        self._shelved: dict[str, Shelved] = {}  # inputs of running local evaluations
+        self._shelf_seq = 0
+        self._large = False  # a large payload passed through this run
 
     @workflow.run
     async def run(self, request: RunRequest) -> Any:
@@ -122,10 +138,33 @@ class DslWorkflow:
         )
         try:
             output = await interpreter.run(request.input)
-            self._check_size(output, "the workflow's output", "/output")
+            encoded = self._encode_output(output)
         except WorkflowError as error:
             raise to_application_error(error) from None
-        return output
+        finally:
+            if self._large:
+                trim_memory_soon()
+        return encoded
+
+    def _encode_output(self, output: Any) -> Any:
+        """The output, checked against CLAIMCHECK_MAX_PAYLOAD_BYTES.
+
+        A large one is encoded here, once, with orjson (what is measured is
+        what is sent: a ``RawValue`` passes through the converter untouched).
+        ``json.dumps`` took ~0.1 s per 5 MB, twice (the check, then the
+        converter), inside the workflow task: a 60 MB output tripped the 2 s
+        deadlock detector.
+        """
+        if json_size(output, QUICK_WALK_BYTES) <= QUICK_WALK_BYTES:
+            self._check_size(output, "the workflow's output", "/output")
+            return output
+        data = to_json(output)
+        self._large = self._large or len(data) >= LARGE_PAYLOAD_BYTES
+        if len(data) + PAYLOAD_ENVELOPE_BYTES > self._limits.max_payload_bytes:
+            refuse_payload(
+                "the workflow's output", len(data), self._limits.max_payload_bytes, "/output"
+            )
+        return RawValue(Payload(metadata={"encoding": JSON_PLAIN}, data=data))
 
     # -- signals and queries --------------------------------------------------
 
@@ -181,27 +220,36 @@ class DslWorkflow:
                 budget=budget.inline(),
                 in_process=size <= BOUNDED_INPUT_BYTES,
             )
+        # Off the workflow thread, in a local activity that gets the input by
+        # reference (activities/expressions.py): it runs in this process, so the
+        # document is not encoded, compressed and stored again to be evaluated.
+        self._shelf_seq += 1
+        token = f"{workflow.info().run_id}/{self._shelf_seq}"
+        self._shelved[token] = shelved = Shelved(data, args)
+        SHELF[token] = shelved
+        del shelved
         request = {
             "body": body,
-            "data": data,
-            "args": args,
+            "reference": token,
             "now": workflow.time(),
             "where": where,
             "seconds": budget.seconds,
             "memory_mb": budget.memory_mb,
         }
-        self._check_size(request, f"the input of the expression at {where}", where)
-        return await _as_dsl_errors(
-            workflow.execute_local_activity(
-                "evaluate_expression",
-                request,
-                start_to_close_timeout=timedelta(seconds=budget.seconds)
-                + EXPRESSION_TRANSFER_MARGIN,
-                retry_policy=IO_RETRY,
-                summary=where,
-            ),
-            where,
-        )
+        try:
+            return await _as_dsl_errors(
+                workflow.execute_local_activity(
+                    "evaluate_expression",
+                    request,
+                    start_to_close_timeout=timedelta(seconds=budget.seconds)
+                    + EXPRESSION_TRANSFER_MARGIN,
+                    retry_policy=IO_RETRY,
+                    summary=where,
+                ),
+                where,
+            )
+        finally:
+            self._shelved.pop(token, None)
 
     async def checkpoint(self, pointer: str) -> None:
         """Called before every task run: yields to Temporal once enough work was done.
@@ -243,16 +291,27 @@ class DslWorkflow:
         if dataclasses.is_dataclass(request) and hasattr(request, "secret_scope"):
             request = dataclasses.replace(request, secret_scope=self._secret_scope)  # type: ignore[type-var]
         self._check_size(vars(request), f"the request of {call.name}", call.pointer)
-        return await _as_dsl_errors(
+        raw = await _as_dsl_errors(
             workflow.execute_activity(
                 call.name,
                 request,
                 start_to_close_timeout=call.timeout or DEFAULT_ACTIVITY_TIMEOUT,
                 retry_policy=IO_RETRY,
                 summary=call.pointer,
+                result_type=RawValue,
             ),
             call.pointer,
         )
+        return self._decode(raw.payload)
+
+    def _decode(self, payload: Payload) -> Any:
+        """An activity result: JSON through orjson (faster, and it shares repeated keys:
+        less memory for a big document), anything else through the SDK's converter."""
+        if payload.metadata.get("encoding") != JSON_PLAIN:
+            return workflow.payload_converter().from_payload(payload)
+        if len(payload.data) >= LARGE_PAYLOAD_BYTES:
+            self._large = True
+        return from_json(payload.data)
 
     async def run_workflow(self, reference: str, input: Any, pointer: str) -> Any:
         definition = self._definitions.get(reference)
