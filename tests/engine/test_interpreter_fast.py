@@ -421,3 +421,30 @@ async def test_if_sees_the_raw_input_and_a_skipped_task_is_not_validated() -> No
 """
     assert await run_dsl(body, {"order": {"id": 4}}) == {"seen": 4}
     assert await run_dsl(body, {"other": 1}) == {"other": 1}
+
+
+async def test_a_catch_with_the_ctks_older_type_uri_catches_the_standard_error() -> None:
+    # ctk/features/try.feature: the filter names .../dsl/errors/types/communication.
+    io = FakeIO(
+        activities={"call_http": lambda _: WorkflowError.of("communication", "503 from the server")}
+    )
+    body = """
+  - tryGetPet:
+      try:
+        - getPet:
+            call: http
+            with:
+              method: get
+              endpoint: http://127.0.0.1:1/pets/1
+      catch:
+        errors:
+          with:
+            type: https://serverlessworkflow.io/dsl/errors/types/communication
+            status: 500
+        as: caught
+        do:
+          - handle:
+              set:
+                type: ${ $caught.type }
+"""
+    assert await run_dsl(body, {}, io) == {"type": ERR + "communication"}

@@ -30,10 +30,27 @@ def error_type(kind: str) -> str:
     return SPEC_ERROR_BASE + kind
 
 
+# Older spellings of the standard types that the spec repository itself still
+# uses: the conformance kit (ctk/features/try.feature) writes
+# ``https://serverlessworkflow.io/dsl/errors/types/communication`` and the
+# reference's Try example ``https://serverlessworkflow.io.io/dsl/...`` (sic). A
+# catch filter written that way must match what the runtime raises, so these
+# are read as the standard type — only for the standard kinds: a custom
+# ``.../dsl/errors/types/custom`` stays what it is.
+LEGACY_STANDARD_BASES = (
+    "https://serverlessworkflow.io/dsl/errors/types/",
+    "https://serverlessworkflow.io.io/dsl/errors/types/",
+)
+
+
 def normalize_error_type(value: str) -> str:
-    """Both spec hosts name the same error: compare them as the serverlessworkflow.io URI."""
+    """The URI under which equal error types compare equal (the serverlessworkflow.io one)."""
     if value.startswith(OPEN_SPEC_ERROR_BASE):
         return SPEC_ERROR_BASE + value[len(OPEN_SPEC_ERROR_BASE) :]
+    for base in LEGACY_STANDARD_BASES:
+        kind = value[len(base) :]
+        if value.startswith(base) and kind in STANDARD_ERRORS:
+            return SPEC_ERROR_BASE + kind
     return value
 
 
