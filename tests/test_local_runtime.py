@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
 
 from tests.conftest import free_port
+from tests.processes import read_line
 from workflow_runner.claimcheck.stores import FilesystemStore
 from workflow_runner.config import load_settings
 from workflow_runner.runtime.devserver import DevServer, port_is_open
@@ -88,3 +91,37 @@ async def test_a_taken_codec_port_moves_the_codec_server_instead_of_failing_the_
             assert reply.json() == {"status": "ok"}
         assert not port_is_open("127.0.0.1", moved)
         assert not port_is_open("127.0.0.1", port)
+
+
+def test_a_dev_server_we_started_does_not_outlive_us_when_we_are_killed() -> None:
+    """SIGKILL leaves no time to stop the server; it must not linger holding its port."""
+    starter = (
+        "import asyncio, sys\n"
+        "from workflow_runner.runtime.devserver import DevServer\n"
+        "async def main():\n"
+        "    server = await DevServer(port=int(sys.argv[1]), headless=True).start()\n"
+        "    assert server.process is not None\n"
+        "    print(server.process.pid, flush=True)\n"
+        "    await asyncio.sleep(120)\n"
+        "asyncio.run(main())\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", starter, str(free_port())], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        server_pid = int(read_line(parent.stdout))
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 15
+    while _alive(server_pid):
+        assert time.monotonic() < deadline, f"dev server {server_pid} outlived its parent"
+        time.sleep(0.1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -132,6 +132,7 @@ class DevServer:
                 stdout=out,
                 stderr=out,
                 start_new_session=True,  # Ctrl-C in a terminal reaches us, not the server
+                preexec_fn=_die_with_parent,
             )
 
     async def _wait_ready(self, process: subprocess.Popen[bytes] | None) -> None:
@@ -186,3 +187,18 @@ class DevServer:
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
             self.process = None
+
+
+def _die_with_parent() -> None:
+    """In the forked child: SIGTERM when the process that started it dies.
+
+    A server we started is ours to stop; when we are SIGKILLed (or crash)
+    before we can, it would otherwise live on as an orphan holding its port.
+    Linux only; elsewhere the normal stop path is all there is.
+    """
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGTERM)
