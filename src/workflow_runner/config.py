@@ -432,32 +432,26 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 def _s3_settings(r: _Reader, storage_type: StorageType) -> S3Settings | None:
     """R2 needs all four variables; plain S3 may fall back to the AWS credential chain."""
     if storage_type is StorageType.R2:
-        names = ("R2_BUCKET", "R2_ENDPOINT", "R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY")
-        missing = [n for n in names if r.raw(n) is None]
-        if missing:
-            r.problems.append("BLOB_STORAGE_TYPE=r2 needs " + ", ".join(missing) + " (not set)")
-            return None
-        return S3Settings(
-            bucket=r.value("R2_BUCKET"),
-            endpoint_url=r.value("R2_ENDPOINT"),
-            region=r.value("R2_REGION"),
-            access_key_id=r.value("R2_ACCESS_KEY_ID"),
-            secret_access_key=r.value("R2_SECRET_ACCESS_KEY"),
-            prefix=r.value("R2_PREFIX"),
-        )
+        return _bucket(r, "R2", ("BUCKET", "ENDPOINT", "ACCESS_KEY_ID", "SECRET_ACCESS_KEY"))
     if storage_type is StorageType.S3:
-        if r.raw("S3_BUCKET") is None:
-            r.problems.append("BLOB_STORAGE_TYPE=s3 needs S3_BUCKET (not set)")
-            return None
-        return S3Settings(
-            bucket=r.value("S3_BUCKET"),
-            endpoint_url=r.value("S3_ENDPOINT"),
-            region=r.value("S3_REGION"),
-            access_key_id=r.value("S3_ACCESS_KEY_ID"),
-            secret_access_key=r.value("S3_SECRET_ACCESS_KEY"),
-            prefix=r.value("S3_PREFIX"),
-        )
+        return _bucket(r, "S3", ("BUCKET",))
     return None
+
+
+def _bucket(r: _Reader, prefix: str, required: tuple[str, ...]) -> S3Settings | None:
+    missing = [f"{prefix}_{n}" for n in required if r.raw(f"{prefix}_{n}") is None]
+    if missing:
+        kind = prefix.lower()
+        r.problems.append(f"BLOB_STORAGE_TYPE={kind} needs " + ", ".join(missing) + " (not set)")
+        return None
+    return S3Settings(
+        bucket=r.value(f"{prefix}_BUCKET"),
+        endpoint_url=r.value(f"{prefix}_ENDPOINT"),
+        region=r.value(f"{prefix}_REGION"),
+        access_key_id=r.value(f"{prefix}_ACCESS_KEY_ID"),
+        secret_access_key=r.value(f"{prefix}_SECRET_ACCESS_KEY"),
+        prefix=r.value(f"{prefix}_PREFIX"),
+    )
 
 
 def prefixed(env: Mapping[str, str], prefix: str, *, lower: bool = False) -> dict[str, str]:

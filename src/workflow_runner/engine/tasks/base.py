@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
-from workflow_runner.dsl.model import Flow, TaskList, TaskModel, WorkflowModel
+from workflow_runner.dsl.model import Flow, TaskList, TaskModel
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
 
 Outcome = tuple[Any, Flow]
@@ -90,9 +90,6 @@ class Execution(Protocol):
 
     @property
     def io(self) -> WorkflowIO: ...
-
-    @property
-    def workflow(self) -> WorkflowModel: ...
 
     async def eval_field(self, expr: Any, value: Any, args: dict[str, Any], where: str) -> Any:
         """An always-expression field (``if``, ``for.in``): jq with or without ``${ }``."""
