@@ -19,6 +19,12 @@ from typing import Any
 
 from workflow_runner.dsl.schemas import DataSchema
 
+# A JSON object of run-time data (a request's headers, a CloudEvent): data, never
+# the definition, which is the typed model below.
+JsonObject = dict[str, Any]
+# The ``$``-variables an expression sees (``$input``, ``$item``, ``$error``...).
+Bindings = dict[str, Any]
+
 # What a task hands back to its list: ``None`` = next task, ``"exit"`` = leave
 # the list, ``"end"`` = end the run, any other string = jump to that task.
 Flow = str | None

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from workflow_runner.dsl.errors import DefinitionError
+from workflow_runner.dsl.model import JsonObject
 from workflow_runner.engine.definition import Definition, load_definition
 
 
@@ -28,7 +29,7 @@ def workflow_references(value: Any) -> Iterator[str]:
             yield from workflow_references(item)
 
 
-def resolve_references(main: Definition, directory: Path) -> dict[str, dict[str, Any]]:
+def resolve_references(main: Definition, directory: Path) -> dict[str, JsonObject]:
     """Every definition reachable through run.workflow, keyed by reference."""
     wanted = set(workflow_references(main.data["do"]))
     if not wanted:
@@ -40,7 +41,7 @@ def resolve_references(main: Definition, directory: Path) -> dict[str, dict[str,
         except DefinitionError:
             continue
         available.setdefault(candidate.reference, candidate)
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, JsonObject] = {}
     pending = list(wanted)
     while pending:
         reference = pending.pop()

@@ -12,10 +12,9 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from workflow_runner.dsl.loader import load_yaml, read_definition_file
-from workflow_runner.dsl.model import WorkflowModel
+from workflow_runner.dsl.model import JsonObject, WorkflowModel
 from workflow_runner.dsl.reader import read_workflow
 from workflow_runner.engine.tasks import TASK_TYPES
 
@@ -25,7 +24,7 @@ class Definition:
     """A validated workflow: its typed model, its plain data and where it came from."""
 
     model: WorkflowModel
-    data: dict[str, Any]
+    data: JsonObject
     source: str
 
     @property
@@ -48,7 +47,7 @@ def load_definition(path: Path) -> Definition:
     return parse_definition(text, source)
 
 
-def model_of(data: dict[str, Any]) -> WorkflowModel:
+def model_of(data: JsonObject) -> WorkflowModel:
     """The typed model of a definition that arrived as data (a run request)."""
     return _model_of_text(json.dumps(data, sort_keys=True, separators=(",", ":")))
 

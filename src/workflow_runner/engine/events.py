@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from workflow_runner.dsl.model import JsonObject
 
-def signal_event(name: str, payload: Any, time: str) -> dict[str, Any]:
+
+def signal_event(name: str, payload: Any, time: str) -> JsonObject:
     return {
         "specversion": "1.0",
         "type": "signal",
@@ -22,13 +24,11 @@ def signal_event(name: str, payload: Any, time: str) -> dict[str, Any]:
     }
 
 
-def make_event(
-    attributes: dict[str, Any], *, event_id: str, time: str, source: str
-) -> dict[str, Any]:
+def make_event(attributes: JsonObject, *, event_id: str, time: str, source: str) -> JsonObject:
     return {"specversion": "1.0", "id": event_id, "time": time, "source": source, **attributes}
 
 
-def matches(event: dict[str, Any], wanted: Any) -> bool:
+def matches(event: JsonObject, wanted: Any) -> bool:
     if isinstance(wanted, dict):
         return isinstance(event, dict) and all(
             key in event and matches(event[key], value) for key, value in wanted.items()
@@ -36,11 +36,11 @@ def matches(event: dict[str, Any], wanted: Any) -> bool:
     return bool(event == wanted)
 
 
-def _is_signal_filter(filter_with: dict[str, Any]) -> bool:
+def _is_signal_filter(filter_with: JsonObject) -> bool:
     return filter_with.get("type") == "signal" and "id" in filter_with
 
 
-def _take(events: list[dict[str, Any]], filter_spec: dict[str, Any], used: set[int]) -> int | None:
+def _take(events: list[JsonObject], filter_spec: JsonObject, used: set[int]) -> int | None:
     wanted = filter_spec.get("with", {}) if isinstance(filter_spec, dict) else {}
     for index, event in enumerate(events):
         if index not in used and matches(event, wanted):
@@ -48,12 +48,12 @@ def _take(events: list[dict[str, Any]], filter_spec: dict[str, Any], used: set[i
     return None
 
 
-def _result(event: dict[str, Any], filter_spec: dict[str, Any]) -> Any:
+def _result(event: JsonObject, filter_spec: JsonObject) -> Any:
     wanted = filter_spec.get("with", {}) if isinstance(filter_spec, dict) else {}
     return event.get("data") if _is_signal_filter(wanted) else event
 
 
-def consume_matching(events: list[dict[str, Any]], to: dict[str, Any]) -> Any | None:
+def consume_matching(events: list[JsonObject], to: JsonObject) -> Any | None:
     """If ``to`` (one / any / all) is satisfied, remove the events it consumes and return them.
 
     Returns ``None`` while it is not satisfied; the caller waits for more events.
@@ -72,7 +72,7 @@ def consume_matching(events: list[dict[str, Any]], to: dict[str, Any]) -> Any | 
         return None
     filters = to.get("all") or []
     used: set[int] = set()
-    picked: list[tuple[int, dict[str, Any]]] = []
+    picked: list[tuple[int, JsonObject]] = []
     for filter_spec in filters:
         index = _take(events, filter_spec, used)
         if index is None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
-from workflow_runner.dsl.model import Flow, TaskList, TaskModel
+from workflow_runner.dsl.model import Bindings, Flow, JsonObject, TaskList, TaskModel
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
 
 Outcome = tuple[Any, Flow]
@@ -32,7 +32,7 @@ class Task(TaskModel):
     """A task the engine can run."""
 
     @abstractmethod
-    async def execute(self, run: Execution, value: Any, args: dict[str, Any]) -> Outcome:
+    async def execute(self, run: Execution, value: Any, args: Bindings) -> Outcome:
         """Run with ``value`` (the task's input after ``input.from``) and ``args`` (its
         ``$``-variables); return the raw output and the flow directive."""
 
@@ -78,7 +78,7 @@ class WorkflowIO(Protocol):
 
     async def listen(self, to: Mapping[str, Any], limit: timedelta | None, pointer: str) -> Any: ...
 
-    def emit(self, attributes: dict[str, Any]) -> dict[str, Any]: ...
+    def emit(self, attributes: JsonObject) -> JsonObject: ...
 
     def progress_note(self, pointer: str, status: str) -> None: ...
 
@@ -91,17 +91,17 @@ class Execution(Protocol):
     @property
     def io(self) -> WorkflowIO: ...
 
-    async def eval_field(self, expr: Any, value: Any, args: dict[str, Any], where: str) -> Any:
+    async def eval_field(self, expr: Any, value: Any, args: Bindings, where: str) -> Any:
         """An always-expression field (``if``, ``for.in``): jq with or without ``${ }``."""
         ...
 
-    async def eval_value(self, expr: Any, value: Any, args: dict[str, Any], where: str) -> Any:
+    async def eval_value(self, expr: Any, value: Any, args: Bindings, where: str) -> Any:
         """A value in which every ``${ }`` string is evaluated (deeply)."""
         ...
 
-    async def run_list(self, tasks: TaskList, value: Any, scope: dict[str, Any]) -> Outcome: ...
+    async def run_list(self, tasks: TaskList, value: Any, scope: Bindings) -> Outcome: ...
 
-    async def run_task(self, task: Task, value: Any, scope: dict[str, Any]) -> Outcome: ...
+    async def run_task(self, task: Task, value: Any, scope: Bindings) -> Outcome: ...
 
     def remember(self, values: Mapping[str, Any]) -> None:
         """Merge into Zigflow's ``$data`` (what ``set`` results accumulate in)."""
@@ -124,7 +124,7 @@ class TaskType:
         return self.reader(reader, node)
 
 
-def scope_of(args: dict[str, Any]) -> dict[str, Any]:
+def scope_of(args: Bindings) -> JsonObject:
     """Loop and error variables an inner list inherits (not the per-task arguments)."""
     return {k: v for k, v in args.items() if k not in ("input", "output", "task")}
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from workflow_runner.dsl.model import Bindings, JsonObject
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
 from workflow_runner.engine.secrets import SecretScope
 from workflow_runner.engine.tasks.base import (
@@ -40,8 +41,8 @@ class HttpRequest:
 
     method: str
     uri: str
-    headers: dict[str, Any] = field(default_factory=dict)
-    query: dict[str, Any] = field(default_factory=dict)
+    headers: JsonObject = field(default_factory=dict)
+    query: JsonObject = field(default_factory=dict)
     body: Any = None
     output: str = "content"
     redirect: bool = False
@@ -56,7 +57,7 @@ class HttpRequest:
 class CallHttpTask(Task):
     spec: Mapping[str, Any]  # call.with as written; ${ } evaluated per run
 
-    async def execute(self, run: Execution, value: Any, args: dict[str, Any]) -> Outcome:
+    async def execute(self, run: Execution, value: Any, args: Bindings) -> Outcome:
         spec = await run.eval_value(dict(self.spec), value, args, self.pointer + "/with")
         endpoint = spec["endpoint"]
         uri = endpoint["uri"] if isinstance(endpoint, dict) else endpoint

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from workflow_runner.dsl.model import TaskList
+from workflow_runner.dsl.model import Bindings, TaskList
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
 from workflow_runner.engine.tasks.base import Execution, Outcome, Task, TaskType, scope_of
 
@@ -14,7 +14,7 @@ from workflow_runner.engine.tasks.base import Execution, Outcome, Task, TaskType
 class DoTask(Task):
     tasks: TaskList
 
-    async def execute(self, run: Execution, value: Any, args: dict[str, Any]) -> Outcome:
+    async def execute(self, run: Execution, value: Any, args: Bindings) -> Outcome:
         return await run.run_list(self.tasks, value, scope_of(args))
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from workflow_runner.dsl.model import Bindings
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
 from workflow_runner.engine.tasks.base import Execution, Outcome, Task, TaskType
 
@@ -14,7 +15,7 @@ from workflow_runner.engine.tasks.base import Execution, Outcome, Task, TaskType
 class EmitTask(Task):
     attributes: Mapping[str, Any]  # emit.event.with; may hold ${ }
 
-    async def execute(self, run: Execution, value: Any, args: dict[str, Any]) -> Outcome:
+    async def execute(self, run: Execution, value: Any, args: Bindings) -> Outcome:
         attributes = await run.eval_value(
             dict(self.attributes), value, args, self.pointer + "/emit"
         )

@@ -7,7 +7,7 @@ from typing import Any
 
 from workflow_runner.dsl.errors import WorkflowError
 from workflow_runner.dsl.expressions import truthy
-from workflow_runner.dsl.model import TaskList
+from workflow_runner.dsl.model import Bindings, TaskList
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
 from workflow_runner.engine.tasks.base import Execution, Outcome, Task, TaskType, scope_of
 
@@ -20,7 +20,7 @@ class ForTask(Task):
     condition_while: Any = None
     tasks: TaskList
 
-    async def execute(self, run: Execution, value: Any, args: dict[str, Any]) -> Outcome:
+    async def execute(self, run: Execution, value: Any, args: Bindings) -> Outcome:
         collection = await run.eval_field(self.collection, value, args, self.pointer + "/for/in")
         if collection is None:
             collection = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from workflow_runner.dsl.model import TaskList
+from workflow_runner.dsl.model import Bindings, TaskList
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
 from workflow_runner.engine.tasks.base import (
     Execution,
@@ -22,7 +22,7 @@ class ForkTask(Task):
     branches: TaskList
     compete: bool = False
 
-    async def execute(self, run: Execution, value: Any, args: dict[str, Any]) -> Outcome:
+    async def execute(self, run: Execution, value: Any, args: Bindings) -> Outcome:
         scope = scope_of(args)
         branches = [run.run_task(checked(b), value, scope) for b in self.branches.tasks]
         if self.compete:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from workflow_runner.dsl.model import Bindings
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
 from workflow_runner.engine.tasks.base import Execution, Outcome, Task, TaskType
 
@@ -20,7 +21,7 @@ STRATEGIES = ("one", "any", "all")
 class ListenTask(Task):
     to: Mapping[str, Any]  # {one|any|all: filters}; filters may hold ${ }
 
-    async def execute(self, run: Execution, value: Any, args: dict[str, Any]) -> Outcome:
+    async def execute(self, run: Execution, value: Any, args: Bindings) -> Outcome:
         to = await run.eval_value(dict(self.to), value, args, self.pointer + "/listen/to")
         return await run.io.listen(to, self.timeout, self.pointer), None
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workflow_runner.dsl.errors import WorkflowError
+from workflow_runner.dsl.model import Bindings
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
 from workflow_runner.engine.tasks.base import Execution, Outcome, Task, TaskType
 
@@ -15,7 +16,7 @@ from workflow_runner.engine.tasks.base import Execution, Outcome, Task, TaskType
 class RaiseTask(Task):
     error: Mapping[str, Any]  # resolved from use.errors when named; may hold ${ }
 
-    async def execute(self, run: Execution, value: Any, args: dict[str, Any]) -> Outcome:
+    async def execute(self, run: Execution, value: Any, args: Bindings) -> Outcome:
         evaluated = await run.eval_value(
             dict(self.error), value, args, self.pointer + "/raise/error"
         )

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from workflow_runner.dsl.model import Bindings
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
 from workflow_runner.engine.tasks.base import Execution, Outcome, Task
 
@@ -23,7 +24,7 @@ def reference_of(spec: Mapping[str, Any]) -> str:
 class RunWorkflowTask(Task):
     spec: Mapping[str, Any]  # run.workflow: name, namespace, version, input (may hold ${ })
 
-    async def execute(self, run: Execution, value: Any, args: dict[str, Any]) -> Outcome:
+    async def execute(self, run: Execution, value: Any, args: Bindings) -> Outcome:
         where = self.pointer + "/run/workflow"
         child = await run.eval_value(dict(self.spec), value, args, where)
         child_input = child.get("input", value)

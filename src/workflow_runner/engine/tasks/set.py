@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from workflow_runner.dsl.model import Bindings
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
 from workflow_runner.engine.tasks.base import Execution, Outcome, Task, TaskType
 
@@ -13,7 +14,7 @@ from workflow_runner.engine.tasks.base import Execution, Outcome, Task, TaskType
 class SetTask(Task):
     value: Any  # a mapping with ${ } strings inside, or one ${ } expression
 
-    async def execute(self, run: Execution, value: Any, args: dict[str, Any]) -> Outcome:
+    async def execute(self, run: Execution, value: Any, args: Bindings) -> Outcome:
         result = await run.eval_value(self.value, value, args, self.pointer + "/set")
         if isinstance(result, dict):
             run.remember(result)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workflow_runner.dsl.expressions import truthy
+from workflow_runner.dsl.model import Bindings
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
 from workflow_runner.engine.tasks.base import Execution, Outcome, Task, TaskType
 
@@ -22,7 +23,7 @@ class SwitchCase:
 class SwitchTask(Task):
     cases: tuple[SwitchCase, ...]
 
-    async def execute(self, run: Execution, value: Any, args: dict[str, Any]) -> Outcome:
+    async def execute(self, run: Execution, value: Any, args: Bindings) -> Outcome:
         for case in self.cases:
             if case.when is None or truthy(
                 await run.eval_field(case.when, value, args, case.pointer + "/when")

@@ -8,6 +8,7 @@ from typing import Any
 
 from workflow_runner.dsl.durations import parse_duration
 from workflow_runner.dsl.errors import WorkflowError
+from workflow_runner.dsl.model import Bindings
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
 from workflow_runner.engine.tasks.base import Execution, Outcome, Task, TaskType
 
@@ -17,7 +18,7 @@ class WaitTask(Task):
     delay: timedelta | None  # None: ``expression`` gives it at run time
     expression: Any = None
 
-    async def execute(self, run: Execution, value: Any, args: dict[str, Any]) -> Outcome:
+    async def execute(self, run: Execution, value: Any, args: Bindings) -> Outcome:
         delay = self.delay
         if delay is None:
             where = self.pointer + "/wait"
