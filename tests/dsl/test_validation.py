@@ -71,7 +71,7 @@ def test_unquoted_expression_with_colon_gets_a_hint() -> None:
             "not supported yet",
         ),
         (
-            "  - a:\n      run:\n        script:\n          language: js\n          code: x\n",
+            "  - a:\n      run:\n        script:\n          language: ruby\n          code: x\n",
             "/do/0/a/run/script",
             "python",
         ),

@@ -14,6 +14,7 @@ import pytest
 
 from tests.engine.fake_io import FakeIO, run_dsl
 from workflow_runner.dsl.errors import WorkflowError
+from workflow_runner.engine.tasks.run_process import ProcessRequest
 
 ERR = "https://serverlessworkflow.io/spec/1.0.0/errors/"
 OPEN_ERR = "https://open-workflow-specification.org/spec/1.0.0/errors/"
@@ -448,3 +449,20 @@ async def test_a_catch_with_the_ctks_older_type_uri_catches_the_standard_error()
                 type: ${ $caught.type }
 """
     assert await run_dsl(body, {}, io) == {"type": ERR + "communication"}
+
+
+async def test_run_with_await_false_outputs_its_transformed_input() -> None:
+    # Spec (run.await): not awaited, the task "should simply output its transformed input".
+    io = FakeIO(activities={"run_process": lambda _: None})
+    body = """
+  - fireAndForget:
+      input:
+        from: '${ {kept: .a} }'
+      run:
+        shell:
+          command: sleep 1
+        await: false
+"""
+    assert await run_dsl(body, {"a": 1}, io) == {"kept": 1}
+    request = io.calls[0].request
+    assert isinstance(request, ProcessRequest) and request.wait is False

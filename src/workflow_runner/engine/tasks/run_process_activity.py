@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import shlex
+import shutil
 import signal
 import sys
 from typing import Any
@@ -78,8 +79,21 @@ class ProcessActivities:
             argv = ["/bin/sh", "-c", " ".join([command, *map(shlex.quote, _argv(arguments))])]
         else:
             positional = _argv(arguments) if isinstance(arguments, list) else []
-            argv = [sys.executable, "-c", _PYTHON_PRELUDE + request.command, *positional]
             env[_ARGS_VARIABLE] = json.dumps(arguments if isinstance(arguments, dict) else {})
+            if request.language == "js":
+                node = shutil.which("node", path=env.get("PATH"))
+                if node is None:
+                    error = WorkflowError.of(
+                        "configuration",
+                        "run.script with language js needs 'node' on the worker's PATH "
+                        f"({env.get('PATH', '')!r}); install Node.js or use python",
+                        title="Script runtime not found",
+                        instance=request.instance,
+                    )
+                    raise activity_failure(error, retryable=False)
+                argv = [node, "-e", _JS_PRELUDE + request.command, "--", *positional]
+            else:
+                argv = [sys.executable, "-c", _PYTHON_PRELUDE + request.command, *positional]
         proc = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.PIPE
@@ -139,6 +153,11 @@ _ARGS_VARIABLE = "WORKFLOW_RUNNER_SCRIPT_ARGS"
 _PYTHON_PRELUDE = (
     "import json as _json, os as _os\n"
     f"globals().update(_json.loads(_os.environ.pop({_ARGS_VARIABLE!r}, '{{}}')))\n"
+)
+# The same for js: ``process.argv.slice(1)`` are the list arguments.
+_JS_PRELUDE = (
+    f"Object.assign(globalThis, JSON.parse(process.env.{_ARGS_VARIABLE} || '{{}}'));"
+    f"delete process.env.{_ARGS_VARIABLE};\n"
 )
 
 
