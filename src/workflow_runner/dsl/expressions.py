@@ -442,12 +442,15 @@ def to_json(value: Any, *, sort_keys: bool = True) -> bytes:
         return text.encode()
 
 
-def from_json(data: bytes | bytearray | memoryview | str) -> Any:
-    """Parse JSON text; ``json`` when orjson refuses it (``NaN``, integers beyond 64 bits)."""
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return json.loads(bytes(data) if isinstance(data, memoryview) else data)
+def from_json(data: bytes | bytearray | str) -> Any:
+    """Parse JSON text with ``json``, on purpose not orjson.
+
+    orjson reads an integer beyond 64 bits as a float (``10**30`` came back as
+    ``1e+30``): a 20-digit id would silently change. Finding such numbers first
+    cost ~20 ms per 5 MB, which leaves orjson (~48 ms) no faster than ``json``
+    (~62 ms) for decoding; encoding is where it pays.
+    """
+    return json.loads(data)
 
 
 def _budget_message(error: BudgetExceeded, budget: Budget) -> str:

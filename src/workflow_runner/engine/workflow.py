@@ -305,8 +305,8 @@ class DslWorkflow:
         return self._decode(raw.payload)
 
     def _decode(self, payload: Payload) -> Any:
-        """An activity result: JSON through orjson (faster, and it shares repeated keys:
-        less memory for a big document), anything else through the SDK's converter."""
+        """An activity result, decoded as the SDK's converter would; a large one marks the
+        run as one after which freed memory is handed back to the OS."""
         if payload.metadata.get("encoding") != JSON_PLAIN:
             return workflow.payload_converter().from_payload(payload)
         if len(payload.data) >= LARGE_PAYLOAD_BYTES:
