@@ -1,26 +1,60 @@
 """The DSL interpreter against the same logic written by hand with the Temporal SDK.
 
-10 `set` tasks, 2 `call: http` to a local server, a `for` over 100 items
-(bench/overhead.yaml), against `_harness.HandWritten`; same worker, same
-activity, same dev server, same run.
+Workloads (DSL definition vs hand-written workflow, same worker, same
+`call_http` activity, same converter with zstd + claim check, same dev server):
 
-    .venv/bin/python bench/interpreter_overhead.py [--quick]
+- overhead: 10 `set`, 2 `call: http`, a `for` over 100 items (bench/overhead.yaml
+  vs `_harness.HandWritten`), 8 in flight;
+- 5 MB fetch: `call: http` of a 5 MB catalog, returned whole, one at a time;
+- 5 MB + count: the same call, then a `set` that counts its products
+  (`${ .products | length }` vs `len(document["products"])`), one at a time
+  and 50 in flight;
+- 50 MB + count: one workflow at a time (for the memory column).
+
+Fairness: every workload goes through `_harness.interleaved` (warm-up, rounds
+with the order rotated, per-round ratios min / median / max). Both sides run on
+one sandboxed worker whose passed-through modules include the baselines' own
+modules, as `workflow_runner` is passed through for the DSL. Before each
+measurement freed memory is trimmed (`malloc_trim`), so each starts from the
+same floor; the memory column is the peak RSS of this process (worker, client
+and HTTP server, whose cached catalogs are in both sides' floor) during the
+measurement, sampled every 5 ms, and its growth over the start of the measurement.
+
+    .venv/bin/python bench/interpreter_overhead.py [--quick] [--rounds N] [--only NAME]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
+import ctypes
 import json
-import sys
+import os
 import threading
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from _harness import HandWritten, dev_server, percentile, scratch_dir, table
-from temporalio.client import Client
+from _handwritten_large import CountItems, FetchDocument
+from _harness import (
+    HandWritten,
+    Measure,
+    Metrics,
+    catalog_bytes,
+    dev_server,
+    history_bytes,
+    interleaved,
+    percentile,
+    rounds_note,
+    scratch_dir,
+    table,
+)
+from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -28,20 +62,66 @@ from workflow_runner.claimcheck import open_store
 from workflow_runner.config import load_settings
 from workflow_runner.engine.activities.expressions import evaluate_expression
 from workflow_runner.engine.client import connect, start_run
-from workflow_runner.engine.definition import load_definition
+from workflow_runner.engine.definition import Definition, load_definition, parse_definition
 from workflow_runner.engine.tasks.call_http_activity import HttpActivities
 from workflow_runner.engine.worker import PASSTHROUGH_MODULES
 from workflow_runner.engine.workflow import DslWorkflow
 
-CONCURRENCY = 8
+BENCH = Path(__file__).parent
+MB = 1_000_000
+FETCH = """
+document: {dsl: '1.0.0', namespace: bench, name: fetch, version: '1.0.0'}
+do:
+  - fetch: {call: http, with: {method: get, endpoint: '${ $workflow.input.url }'}}
+"""
+COUNT = """
+document: {dsl: '1.0.0', namespace: bench, name: count, version: '1.0.0'}
+do:
+  - fetch: {call: http, with: {method: get, endpoint: '${ $workflow.input.url }'}}
+  - count: {set: {count: '${ .products | length }'}}
+"""
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+_LIBC = ctypes.CDLL("libc.so.6")
+
+
+def rss() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * _PAGE
+
+
+@contextlib.contextmanager
+def peak_rss() -> Iterator[Callable[[], tuple[int, int]]]:
+    """Yields a function giving (start RSS, peak RSS) of this process over the block."""
+    _LIBC.malloc_trim(0)
+    start = peak = rss()
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.wait(0.005):
+            peak = max(peak, rss())
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield lambda: (start, max(peak, rss()))
+    finally:
+        stop.set()
+        thread.join()
 
 
 class Answer(BaseHTTPRequestHandler):
+    """`/answer`: a tiny JSON answer; `/catalog/SIZE`: a product catalog of about SIZE bytes."""
+
     def log_message(self, format: str, *args: object) -> None:
         pass
 
     def do_GET(self) -> None:
-        body = json.dumps({"ok": True}).encode()
+        if self.path.startswith("/catalog/"):
+            body = catalog_bytes(int(self.path.rsplit("/", 1)[1]))
+        else:
+            body = json.dumps({"ok": True}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -49,29 +129,76 @@ class Answer(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-async def measure(count: int, start_one: Any) -> tuple[float, list[float]]:
+Start = Callable[[], Awaitable[WorkflowHandle[Any, Any]]]
+
+
+@dataclass
+class Workload:
+    name: str
+    count: int
+    in_flight: int
+    dsl: Start
+    sdk: Start
+    check: Callable[[Any], bool]
+
+
+async def measure(workload: Workload, start: Start) -> Metrics:
     latencies: list[float] = []
-    semaphore = asyncio.Semaphore(CONCURRENCY)
+    semaphore = asyncio.Semaphore(workload.in_flight)
+    last: list[WorkflowHandle[Any, Any]] = []
 
     async def one() -> Any:
         async with semaphore:
             began = time.perf_counter()
-            result = await (await start_one()).result()
+            handle = await start()
+            result = await handle.result()
             latencies.append(time.perf_counter() - began)
+            last[:] = [handle]
             return result
 
-    began = time.perf_counter()
-    results = await asyncio.gather(*(one() for _ in range(count)))
-    assert all(r["total"] == 9900 and r["answer"] == {"ok": True} for r in results), results[0]
-    return count / (time.perf_counter() - began), latencies
+    with peak_rss() as memory:
+        began = time.perf_counter()
+        results = await asyncio.gather(*(one() for _ in range(workload.count)))
+        elapsed = time.perf_counter() - began
+        start_rss, peak = memory()
+    assert all(workload.check(r) for r in results), str(results[0])[:200]
+    return {
+        "workflows/s": workload.count / elapsed,
+        "p50": percentile(latencies, 50) * 1e3,
+        "p99": percentile(latencies, 99) * 1e3,
+        "peak RSS": peak / 2**20,
+        "RSS growth": (peak - start_rss) / 2**20,
+        "history": float(await history_bytes(last[0])),
+    }
+
+
+FORMATS = {
+    "workflows/s": "{:.2f}",
+    "p50": "{:.0f} ms",
+    "p99": "{:.0f} ms",
+    "peak RSS": "{:.0f} MiB",
+    "RSS growth": "{:+.0f} MiB",
+    "history": "{:,.0f} B",
+}
 
 
 async def main() -> None:
-    count = 20 if "--quick" in sys.argv else 100
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", action="append", default=[])
+    options = parser.parse_args()
+    quick = options.quick
     http = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    http.daemon_threads = True
     threading.Thread(target=http.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{http.server_address[1]}/answer"
-    definition = load_definition(Path(__file__).parent / "overhead.yaml")
+    base = f"http://127.0.0.1:{http.server_address[1]}"
+    for size in (5 * MB, 50 * MB):
+        catalog_bytes(size)  # generated before any measurement
+    expected = {s: len(json.loads(catalog_bytes(s))["products"]) for s in (5 * MB, 50 * MB)}
+    overhead = load_definition(BENCH / "overhead.yaml")
+    fetch = parse_definition(FETCH, str(BENCH / "fetch.yaml"))
+    count = parse_definition(COUNT, str(BENCH / "count.yaml"))
     async with dev_server() as server:
         with scratch_dir() as scratch:
             settings = load_settings({"BLOB_STORAGE_PATH": str(scratch / "blobs")})
@@ -79,51 +206,101 @@ async def main() -> None:
             client: Client = await connect(settings, store, server.address)
             queue = f"overhead-{uuid.uuid4()}"
             io = HttpActivities({})
+
+            def dsl(definition: Definition, url: str) -> Start:
+                return lambda: start_run(client, definition, {"url": url}, task_queue=queue)
+
+            def sdk(run: Any, url: str) -> Start:
+                return lambda: client.start_workflow(
+                    run, url, id=f"sdk-{uuid.uuid4()}", task_queue=queue
+                )
+
+            def counted(size: int) -> Callable[[Any], bool]:
+                return lambda r: r == {"count": expected[size]}
+
+            small = f"{base}/answer"
+            doc5, doc50 = f"{base}/catalog/{5 * MB}", f"{base}/catalog/{50 * MB}"
+            workloads = [
+                Workload(
+                    "overhead (8 in flight)",
+                    20 if quick else 100,
+                    8,
+                    dsl(overhead, small),
+                    sdk(HandWritten.run, small),
+                    lambda r: r["total"] == 9900 and r["answer"] == {"ok": True},
+                ),
+                Workload(
+                    "5 MB fetch (sequential)",
+                    5 if quick else 15,
+                    1,
+                    dsl(fetch, doc5),
+                    sdk(FetchDocument.run, doc5),
+                    lambda r: len(r["products"]) == expected[5 * MB],
+                ),
+                Workload(
+                    "5 MB + count (sequential)",
+                    5 if quick else 15,
+                    1,
+                    dsl(count, doc5),
+                    sdk(CountItems.run, doc5),
+                    counted(5 * MB),
+                ),
+                Workload(
+                    "5 MB + count (50 in flight)",
+                    50,
+                    50,
+                    dsl(count, doc5),
+                    sdk(CountItems.run, doc5),
+                    counted(5 * MB),
+                ),
+                Workload(
+                    "50 MB + count (one)",
+                    1,
+                    1,
+                    dsl(count, doc50),
+                    sdk(CountItems.run, doc50),
+                    counted(50 * MB),
+                ),
+            ]
+            if options.only:
+                workloads = [w for w in workloads if any(o in w.name for o in options.only)]
             async with Worker(
                 client,
                 task_queue=queue,
-                workflows=[DslWorkflow, HandWritten],
+                workflows=[DslWorkflow, HandWritten, FetchDocument, CountItems],
                 activities=[io.call_http, evaluate_expression],
                 workflow_runner=SandboxedWorkflowRunner(
                     restrictions=SandboxRestrictions.default.with_passthrough_modules(
-                        *PASSTHROUGH_MODULES
+                        *PASSTHROUGH_MODULES, "_harness", "_handwritten_large"
                     )
                 ),
-                max_concurrent_workflow_tasks=CONCURRENCY,
+                max_concurrent_workflow_tasks=8,
+                max_concurrent_activities=50,
             ):
-                # warm-up: sandbox imports, jq compilation
-                await (await start_run(client, definition, {"url": url}, task_queue=queue)).result()
-
-                async def dsl() -> Any:
-                    return await start_run(client, definition, {"url": url}, task_queue=queue)
-
-                async def sdk() -> Any:
-                    return await client.start_workflow(
-                        HandWritten.run, url, id=f"sdk-{uuid.uuid4()}", task_queue=queue
-                    )
-
-                sdk_rate, sdk_lat = await measure(count, sdk)
-                dsl_rate, dsl_lat = await measure(count, dsl)
+                rows = []
+                for workload in workloads:
+                    contenders: dict[str, Measure] = {
+                        "hand-written": lambda w=workload: measure(w, w.sdk),  # type: ignore[misc]
+                        "DSL": lambda w=workload: measure(w, w.dsl),  # type: ignore[misc]
+                    }
+                    result = await interleaved(options.rounds, contenders)
+                    for row in result.rows(
+                        FORMATS, [("workflows/s", "hand-written"), ("history", "hand-written")]
+                    ):
+                        rows.append([workload.name, *row])
+                    print(f"done: {workload.name}", flush=True)
             await io.close()
             await store.close()
     http.shutdown()
-    rows = [
-        [
-            "hand-written SDK workflow",
-            f"{sdk_rate:.1f}",
-            f"{percentile(sdk_lat, 50) * 1e3:.0f} ms",
-            f"{percentile(sdk_lat, 99) * 1e3:.0f} ms",
-        ],
-        [
-            "DSL interpreter",
-            f"{dsl_rate:.1f}",
-            f"{percentile(dsl_lat, 50) * 1e3:.0f} ms",
-            f"{percentile(dsl_lat, 99) * 1e3:.0f} ms",
-        ],
+    headers = [
+        "workload",
+        "implementation",
+        *FORMATS,
+        "wf/s ÷ hand-written",
+        "history ÷ hand-written",
     ]
-    print(f"{count} workflows each, {CONCURRENCY} in flight")
-    print(table(["implementation", "workflows/s", "p50", "p99"], rows))
-    print(f"\nDSL / hand-written throughput: {dsl_rate / sdk_rate:.2f}")
+    print(table(headers, rows))
+    print(f"\n{rounds_note(result)}")
     await asyncio.sleep(0.5)
 
 
