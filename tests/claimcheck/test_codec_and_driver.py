@@ -246,3 +246,20 @@ async def test_streamed_gzip_decodes_what_gzip_decompress_does() -> None:
     truncated = Payload(metadata={"encoding": GZIP_ENCODING}, data=two_members[:-10])
     with pytest.raises(CorruptPayloadError, match="ended before"):
         await CompressionCodec().decode([truncated])
+
+
+async def test_equal_payloads_get_one_key_whatever_order_their_metadata_was_set_in() -> None:
+    """Content addressing needs deterministic bytes: protobuf maps serialize in any order."""
+    store = MemoryStore()
+    driver = ClaimCheckDriver(store, namespace="default")
+    first = Payload(data=b"x" * 100)
+    first.metadata["encoding"] = b"binary/zstd"
+    first.metadata["claimcheck-raw-size"] = b"123"
+    second = Payload(data=b"x" * 100)
+    second.metadata["claimcheck-raw-size"] = b"123"
+    second.metadata["encoding"] = b"binary/zstd"
+    context = StorageDriverStoreContext()
+    (a,) = await driver.store(context, [first])
+    (b,) = await driver.store(context, [second])
+    assert a.claim_data["key"] == b.claim_data["key"]
+    assert len([k async for k in store.list_keys("")]) == 1

@@ -117,7 +117,7 @@ class CompressionCodec(PayloadCodec):
         return decoded
 
     def _encode_one(self, payload: Payload) -> Payload:
-        raw = payload.SerializeToString()
+        raw = payload.SerializeToString(deterministic=True)  # same payload, same bytes
         if len(raw) < MIN_COMPRESS_BYTES:
             return payload
         if len(raw) > self.max_decoded_bytes:

@@ -104,7 +104,9 @@ class ClaimCheckDriver(StorageDriver):
     async def _store_one(
         self, context: StorageDriverStoreContext, payload: Payload
     ) -> StorageDriverClaim:
-        data = payload.SerializeToString()
+        # deterministic: protobuf may write map entries (metadata) in any order, and the
+        # key is the digest of these bytes; equal payloads must get one blob
+        data = payload.SerializeToString(deterministic=True)
         if len(data) > self.max_payload_bytes:
             raise PayloadTooLargeError(
                 f"payload of {len(data)} bytes exceeds CLAIMCHECK_MAX_PAYLOAD_BYTES "
