@@ -296,3 +296,48 @@ def test_codec_server_on_a_taken_port_says_which_setting_to_change(
     assert result.returncode == 1
     assert "CODEC_SERVER_PORT" in result.stderr and "cannot listen" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_worker_serves_a_folder_of_definitions_that_the_temporal_cli_starts_by_name(
+    env: dict[str, str], temporal_server: DevServer
+) -> None:
+    cloud = {**env, "TEMPORAL_SERVICE_ADDRESS": temporal_server.address, "METRICS_PORT": "0"}
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "workflow_runner.cli.main",
+            "worker",
+            "--definitions",
+            str(EXAMPLES),
+        ],
+        env=cloud,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert "worker serving" in read_line(worker.stderr)
+        types = read_line(worker.stderr)
+        assert "hello" in types and "order-approval" in types, types
+        done = subprocess.run(
+            [str(find_temporal_binary()), "workflow", "execute", "--type", "hello",
+             "--task-queue", cloud["TEMPORAL_TASK_QUEUE"], "--address", temporal_server.address,
+             "--input", '{"name": "Ada"}', "-o", "json"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["result"] == {"loud": "HELLO, ADA!"}
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+
+
+def test_worker_refuses_two_definitions_with_one_name(
+    tmp_path: Path, env: dict[str, str], temporal_server: DevServer
+) -> None:
+    for name, greeting in (("a.yaml", "hi"), ("b.yaml", "hello")):
+        (tmp_path / name).write_text(HEADER + f"do:\n  - x:\n      set:\n        g: {greeting}\n")
+    cloud = {**env, "TEMPORAL_SERVICE_ADDRESS": temporal_server.address, "METRICS_PORT": "0"}
+    result = cli(cloud, "worker", "--definitions", str(tmp_path), timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "a.yaml" in result.stderr and "b.yaml" in result.stderr, result.stderr

@@ -31,6 +31,17 @@ def definition_or_exit(path: Path) -> Definition:
         )
 
 
+def definitions_or_exit(paths: list[Path]) -> list[Definition]:
+    """Every definition in ``paths`` (files, or folders of ``*.yaml``/``*.yml``)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
+        else:
+            files.append(path)
+    return [definition_or_exit(file) for file in files]
+
+
 def nesting_depth(value: Any) -> int:
     """How deeply lists and objects nest in ``value``, counted without recursing."""
     deepest = 0

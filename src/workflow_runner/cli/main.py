@@ -96,7 +96,9 @@ def explain(error: BaseException, command: str | None) -> NoReturn:
         fail_with_error_json(error.error)
     if _is(error, "workflow_runner.config", "ConfigError"):
         fail(str(error), EXIT_INVALID)
-    if _is(error, "workflow_runner.dsl.errors", "DefinitionError"):
+    if _is(error, "workflow_runner.dsl.errors", "DefinitionError") or _is(
+        error, "workflow_runner.engine.registry", "DefinitionConflictError"
+    ):
         fail(str(error), EXIT_INVALID)
     if any(
         _is(error, module, name)
@@ -330,23 +332,38 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Definitions to ch
 
 
 @app.command()
-def worker() -> None:
-    """Serve the task queue (cloud mode, or against a local dev server) until SIGTERM/Ctrl-C."""
-    from workflow_runner.cli.common import settings_or_exit
+def worker(
+    definitions: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--definitions",
+            "-d",
+            help="Definition files or folders to serve as workflow types (by document.name)",
+        ),
+    ] = None,
+) -> None:
+    """Serve the task queue (cloud mode, or against a local dev server) until SIGTERM/Ctrl-C.
+
+    Every worker runs ad hoc requests (``run``/``start``); ``--definitions`` also
+    serves each definition as a workflow type of its own, so any Temporal client
+    starts it by name: ``temporal workflow start --type NAME --task-queue Q``.
+    """
+    from workflow_runner.cli.common import definitions_or_exit, settings_or_exit
     from workflow_runner.cli.logs import configure_logging
 
     settings = settings_or_exit()
+    served = definitions_or_exit(definitions or [])
     configure_logging(settings, to_file=False)
-    run_async(_serve(settings))
+    run_async(_serve(settings, served))
 
 
-async def _serve(settings: Settings) -> None:
+async def _serve(settings: Settings, definitions: list[Definition]) -> None:
     from prometheus_client import start_http_server
 
     from workflow_runner.runtime.services import open_runtime
 
     stop = _until_signalled()
-    async with open_runtime(settings) as runtime:
+    async with open_runtime(settings, definitions=definitions) as runtime:
         where = runtime.server.address if runtime.server else settings.temporal_address
         if settings.metrics_port:
             try:
@@ -354,7 +371,10 @@ async def _serve(settings: Settings) -> None:
             except OSError as e:
                 fail(f"cannot serve metrics on 127.0.0.1:{settings.metrics_port}: {e.strerror}")
             err.print(f"metrics on http://127.0.0.1:{settings.metrics_port}/metrics")
-        err.print(f"worker serving task queue {settings.task_queue} on {where}")
+        err.print(f"worker serving task queue {settings.task_queue} on {where}", soft_wrap=True)
+        if definitions:
+            names = ", ".join(sorted({d.name for d in definitions}))
+            err.print(f"workflow types: {names}", markup=False, soft_wrap=True)
         await stop.wait()
         err.print("shutting down: finishing running activities")
 

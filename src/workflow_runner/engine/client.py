@@ -13,7 +13,8 @@ from workflow_runner.claimcheck.store import ObjectStore
 from workflow_runner.config import Settings, workflow_env
 from workflow_runner.engine.catalog import resolve_references
 from workflow_runner.engine.definition import Definition
-from workflow_runner.engine.workflow import WORKFLOW_NAME, RunRequest
+from workflow_runner.engine.registry import AD_HOC_TYPE
+from workflow_runner.engine.workflow import RunRequest
 
 
 class TemporalUnreachableError(Exception):
@@ -54,7 +55,7 @@ async def start_run(
         env=workflow_env(),
     )
     return await client.start_workflow(
-        WORKFLOW_NAME,
+        AD_HOC_TYPE,
         request,
         id=workflow_id or new_workflow_id(definition),
         task_queue=task_queue,

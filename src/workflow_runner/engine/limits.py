@@ -47,29 +47,6 @@ class RunLimits:
 
 
 DEFAULT_LIMITS = RunLimits()
-_lock = threading.Lock()
-_by_queue: dict[str, list[RunLimits]] = {}
-
-
-def register(task_queue: str, limits: RunLimits) -> None:
-    with _lock:
-        _by_queue.setdefault(task_queue, []).append(limits)
-
-
-def unregister(task_queue: str, limits: RunLimits) -> None:
-    with _lock:
-        stack = _by_queue.get(task_queue, [])
-        if limits in stack:
-            stack.remove(limits)
-        if not stack:
-            _by_queue.pop(task_queue, None)
-
-
-def limits_for(task_queue: str) -> RunLimits:
-    """The limits of the (latest) worker of ``task_queue`` in this process, else defaults."""
-    with _lock:
-        stack = _by_queue.get(task_queue)
-        return stack[-1] if stack else DEFAULT_LIMITS
 
 
 # -- payload sizes ---------------------------------------------------------------------

@@ -9,7 +9,7 @@ checks activity results against CLAIMCHECK_MAX_PAYLOAD_BYTES
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -19,8 +19,10 @@ from workflow_runner.config import Settings
 from workflow_runner.dsl.jq_pool import POOL
 from workflow_runner.engine.activities.expressions import evaluate_expression
 from workflow_runner.engine.activities.secret_nonce import secret_nonce
+from workflow_runner.engine.definition import Definition
 from workflow_runner.engine.interceptors import PayloadLimitInterceptor
-from workflow_runner.engine.limits import RunLimits, register, unregister
+from workflow_runner.engine.limits import RunLimits
+from workflow_runner.engine.registry import QueueConfig, register, serve, unregister
 from workflow_runner.engine.tasks import ACTIVITIES
 from workflow_runner.engine.workflow import DslWorkflow
 
@@ -39,9 +41,18 @@ PASSTHROUGH_MODULES = ("jq", "yaml", "workflow_runner", "jsonschema", "referenci
 
 @contextlib.asynccontextmanager
 async def running_worker(
-    client: Client, settings: Settings, *, task_queue: str | None = None, **options: object
+    client: Client,
+    settings: Settings,
+    *,
+    task_queue: str | None = None,
+    definitions: Sequence[Definition] = (),
+    **options: object,
 ) -> AsyncIterator[Worker]:
     """A started worker for ``task_queue``; shut down (activities drained) on exit.
+
+    ``definitions`` are served as workflow types of their own (``document.name``),
+    so any Temporal client starts them by name; every worker also runs ad hoc
+    requests (``DslWorkflow``) that carry their definition.
 
     Activities come from the task registry (``engine/tasks``): each I/O task type
     builds its own from the settings.
@@ -68,8 +79,8 @@ async def running_worker(
         interceptors=interceptors,
         **options,  # type: ignore[arg-type]
     )
-    limits = RunLimits.from_settings(settings)
-    register(queue, limits)
+    config = QueueConfig(RunLimits.from_settings(settings), serve(definitions))
+    register(queue, config)
     POOL.attach()
     attached = True
     try:
@@ -84,7 +95,7 @@ async def running_worker(
     finally:
         if attached:
             POOL.detach()
-        unregister(queue, limits)
+        unregister(queue, config)
         for group in task_activities:
             if group.close is not None:
                 await group.close()

@@ -45,14 +45,13 @@ with workflow.unsafe.imports_passed_through():
         QUICK_WALK_BYTES,
         Pacer,
         check_payload_size,
-        limits_for,
         refuse_payload,
         trim_memory_soon,
     )
+    from workflow_runner.engine.registry import AD_HOC_TYPE, QueueConfig, config_for
     from workflow_runner.engine.secrets import NONCE_ACTIVITY, SecretScope, tokens_for
     from workflow_runner.engine.tasks.base import ActivityCall, Outcome
 
-WORKFLOW_NAME = "DslWorkflow"
 EVENT_SIGNAL = "event"
 DEFAULT_ACTIVITY_TIMEOUT = timedelta(minutes=10)
 # Above this much JSON, jq runs in a local activity rather than in workflow code.
@@ -86,8 +85,12 @@ class RunRequest:
     env: dict[str, str] = field(default_factory=dict)
 
 
-@workflow.defn(name=WORKFLOW_NAME, failure_exception_types=[Exception])
+# The SDK accepts both keywords (dynamic + failure types); only its overloads do not say so.
+@workflow.defn(dynamic=True, failure_exception_types=[Exception])  # type: ignore[call-overload]
 class DslWorkflow:
+    """Every workflow type: ``DslWorkflow`` runs the definition its request carries (ad hoc
+    runs, children); any other type is a definition the worker serves by name."""
+
     def __init__(self) -> None:
         self._events: list[dict[str, Any]] = []
         self._emitted: list[dict[str, Any]] = []
@@ -103,11 +106,13 @@ class DslWorkflow:
         self._large = False  # a large payload passed through this run
 
     @workflow.run
-    async def run(self, request: RunRequest) -> Any:
+    async def run(self, args: Sequence[RawValue]) -> Any:
+        info = workflow.info()
+        queue = config_for(info.task_queue)
+        self._limits = queue.limits
+        request = self._request(info.workflow_type, info.task_queue, queue, args)
         self._definitions = request.definitions
         self._env = request.env
-        info = workflow.info()
-        self._limits = limits_for(info.task_queue)
         try:
             model = model_of(request.definition)
         except DefinitionError as error:
@@ -145,6 +150,29 @@ class DslWorkflow:
             if self._large:
                 trim_memory_soon()
         return encoded
+
+    @staticmethod
+    def _request(
+        workflow_type: str, task_queue: str, queue: QueueConfig, args: Sequence[RawValue]
+    ) -> RunRequest:
+        """The run request: sent whole for ad hoc runs, built from what the worker serves
+        for a definition started by its name (the input is then the workflow input)."""
+        converter = workflow.payload_converter()
+        if workflow_type == AD_HOC_TYPE:
+            request: RunRequest = converter.from_payload(args[0].payload, RunRequest)
+            return request
+        served = queue.definitions.get(workflow_type)
+        if served is None:
+            known = ", ".join(sorted(queue.definitions)) or "none"
+            raise ApplicationError(
+                f"workflow type {workflow_type!r} is not served on task queue {task_queue} "
+                f"(its workers serve: {known}); start a worker with "
+                "'workflow-runner worker --definitions' and the definition's file",
+                type="UnknownWorkflowType",
+                non_retryable=True,
+            )
+        run_input = converter.from_payload(args[0].payload) if args else None
+        return RunRequest(served.data, run_input, served.children, served.env)
 
     def _encode_output(self, output: Any) -> Any:
         """The output, checked against CLAIMCHECK_MAX_PAYLOAD_BYTES.
@@ -328,7 +356,7 @@ class DslWorkflow:
         )
         return await _as_dsl_errors(
             workflow.execute_child_workflow(
-                WORKFLOW_NAME,
+                AD_HOC_TYPE,
                 RunRequest(definition, input, self._definitions, self._env),
                 id=child_id,
             ),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -25,6 +25,7 @@ from workflow_runner.claimcheck.codec_server import (
 )
 from workflow_runner.config import Settings
 from workflow_runner.engine.client import connect
+from workflow_runner.engine.definition import Definition
 from workflow_runner.engine.worker import running_worker
 from workflow_runner.runtime.devserver import DevServer, port_is_open
 from workflow_runner.runtime.housekeeping import periodic_gc
@@ -95,7 +96,11 @@ async def _start_local_codec_server(settings: Settings, store: ObjectStore) -> w
 
 @contextlib.asynccontextmanager
 async def open_runtime(
-    settings: Settings, *, with_worker: bool = True, check_store: bool = True
+    settings: Settings,
+    *,
+    with_worker: bool = True,
+    check_store: bool = True,
+    definitions: Sequence[Definition] = (),
 ) -> AsyncIterator[Runtime]:
     store = await open_store(settings)
     try:
@@ -116,7 +121,9 @@ async def open_runtime(
             if settings.local_mode:
                 await stack.enter_async_context(periodic_gc(settings, store, client))
             if with_worker:
-                await stack.enter_async_context(running_worker(client, settings))
+                await stack.enter_async_context(
+                    running_worker(client, settings, definitions=definitions)
+                )
             yield runtime
     finally:
         await store.close()

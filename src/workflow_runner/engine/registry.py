@@ -1,0 +1,105 @@
+"""What a worker serves on its task queue — definitions by workflow type, run limits —
+for its workflows to read.
+
+Workflow code runs in the sandbox and gets only its run's input; what the
+worker was configured with — run limits, the definitions it serves by
+workflow type — reaches it through this registry, keyed by task queue.
+(Our package is passed through the sandbox, so this module is shared.)
+Several workers of one queue in one process stack; the latest one wins.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workflow_runner.config import workflow_env
+from workflow_runner.engine.catalog import resolve_references
+from workflow_runner.engine.definition import Definition
+from workflow_runner.engine.limits import DEFAULT_LIMITS, RunLimits
+
+# The type of ad hoc runs, whose request carries the definition (``run FILE``,
+# ``start FILE``, child workflows): no served definition may take this name.
+AD_HOC_TYPE = "DslWorkflow"
+
+
+class DefinitionConflictError(ValueError):
+    """Two different definitions claim one workflow type on one task queue."""
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A definition a worker serves as a workflow type of its own."""
+
+    data: dict[str, Any]  # the definition, as the run request would carry it
+    source: str
+    children: dict[str, dict[str, Any]] = field(default_factory=dict)  # run: workflow targets
+    env: dict[str, str] = field(default_factory=dict)  # WORKFLOW_ENV_* of the worker
+
+
+@dataclass(frozen=True, eq=False)
+class QueueConfig:
+    limits: RunLimits = DEFAULT_LIMITS
+    definitions: Mapping[str, Registered] = field(default_factory=dict)
+
+
+DEFAULT = QueueConfig()
+_lock = threading.Lock()
+_by_queue: dict[str, list[QueueConfig]] = {}
+
+
+def register(task_queue: str, config: QueueConfig) -> None:
+    with _lock:
+        _by_queue.setdefault(task_queue, []).append(config)
+
+
+def unregister(task_queue: str, config: QueueConfig) -> None:
+    with _lock:
+        stack = _by_queue.get(task_queue, [])
+        if config in stack:
+            stack.remove(config)
+        if not stack:
+            _by_queue.pop(task_queue, None)
+
+
+def config_for(task_queue: str) -> QueueConfig:
+    """The configuration of the (latest) worker of ``task_queue`` in this process."""
+    with _lock:
+        stack = _by_queue.get(task_queue)
+        return stack[-1] if stack else DEFAULT
+
+
+def serve(definitions: Iterable[Definition]) -> dict[str, Registered]:
+    """The definitions a worker serves, by workflow type (``document.name``).
+
+    Versioning: a task queue serves one definition per name, so a changed
+    definition cannot replay under runs that started with the old one. Run a
+    new version side by side under its own name (``order-approval-v2``) or on
+    its own task queue, and retire the old worker when its runs are done.
+    """
+    served: dict[str, Registered] = {}
+    for definition in definitions:
+        name = definition.name
+        if name == AD_HOC_TYPE:
+            raise DefinitionConflictError(
+                f"{definition.source}: the name {AD_HOC_TYPE!r} is reserved for ad hoc runs"
+            )
+        known = served.get(name)
+        if known is not None:
+            if known.data != definition.data:
+                raise DefinitionConflictError(
+                    f"two different definitions are named {name!r}: {known.source} and "
+                    f"{definition.source}; a task queue serves one definition per name "
+                    "(give a new version its own name or task queue)"
+                )
+            continue
+        served[name] = Registered(
+            data=definition.data,
+            source=definition.source,
+            children=resolve_references(definition, Path(definition.source).parent),
+            env=workflow_env(),
+        )
+    return served
