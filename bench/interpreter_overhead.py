@@ -61,8 +61,9 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from workflow_runner.claimcheck import open_store
 from workflow_runner.config import load_settings
 from workflow_runner.engine.activities.expressions import evaluate_expression
-from workflow_runner.engine.client import connect, start_run
+from workflow_runner.engine.client import connect
 from workflow_runner.engine.definition import Definition, load_definition, parse_definition
+from workflow_runner.engine.registry import QueueConfig, register, serve
 from workflow_runner.engine.tasks.call_http_activity import HttpActivities
 from workflow_runner.engine.worker import PASSTHROUGH_MODULES
 from workflow_runner.engine.workflow import DslWorkflow
@@ -207,8 +208,14 @@ async def main() -> None:
             queue = f"overhead-{uuid.uuid4()}"
             io = HttpActivities({})
 
+            # The DSL side runs as a deployment does: definitions served by name on the
+            # worker (worker --definitions), started by type with just their input.
+            register(queue, QueueConfig(definitions=serve([overhead, fetch, count])))
+
             def dsl(definition: Definition, url: str) -> Start:
-                return lambda: start_run(client, definition, {"url": url}, task_queue=queue)
+                return lambda: client.start_workflow(
+                    definition.name, {"url": url}, id=f"dsl-{uuid.uuid4()}", task_queue=queue
+                )
 
             def sdk(run: Any, url: str) -> Start:
                 return lambda: client.start_workflow(
