@@ -38,7 +38,7 @@ test-fast: $(STAMP)
 
 # Slow fault injection: SIGKILLs, shared stores, a full disk (tmpfs: needs root), outages.
 test-faults: $(STAMP)
-	$(BIN)/pytest -q -s -m faults tests/faults
+	$(BIN)/pytest -q -s -m faults tests
 
 # The Web UI test drives Debian's headless Chromium (no browser download).
 browser:
