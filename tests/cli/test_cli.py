@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
+from tests.harness import Harness, reached
 from tests.httpserver import LocalHTTPServer
 from tests.processes import read_line
 from workflow_runner.config import S3Settings
@@ -341,3 +342,20 @@ def test_worker_refuses_two_definitions_with_one_name(
     result = cli(cloud, "worker", "--definitions", str(tmp_path), timeout=60)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "a.yaml" in result.stderr and "b.yaml" in result.stderr, result.stderr
+
+
+async def test_status_prints_the_running_task_of_a_run_and_names_an_unknown_id(
+    env: dict[str, str], harness: Harness
+) -> None:
+    handle = await harness.start(
+        HEADER + "do:\n  - hold:\n      listen:\n        to:\n          one:\n"
+        "            with:\n              type: signal\n              id: go\n"
+    )
+    await reached(handle, "/do/0/hold")
+    shown = await asyncio.to_thread(cli, env, "status", handle.id)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["running"] == ["/do/0/hold"]
+    unknown = await asyncio.to_thread(cli, env, "status", "no-such-run")
+    assert unknown.returncode == 1 and "no-such-run" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+    await handle.signal("go", {})

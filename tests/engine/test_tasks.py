@@ -713,3 +713,30 @@ async def test_expression_error_names_task(harness: Harness) -> None:
         workflow("  - bad:\n      set:\n        x: ${ .a + 1 }\n"), {"a": "text"}
     )
     assert error["type"] == ERR + "expression" and error["instance"] == "/do/0/bad/set/x"
+
+
+async def test_the_status_query_names_the_running_task_and_the_context(harness: Harness) -> None:
+    text = workflow(
+        """
+  - remember:
+      set:
+        order: ${ .order }
+      export:
+        as: '${ {order: .order} }'
+  - waitApproval:
+      listen:
+        to:
+          one:
+            with:
+              type: signal
+              id: approve
+"""
+    )
+    handle = await harness.start(text, {"order": 42})
+    await reached(handle, "/do/1/waitApproval")
+    status = await handle.query("status")
+    assert status["running"] == ["/do/1/waitApproval"]
+    assert status["context"] == {"order": 42} and status["tasksRun"] == 2
+    await handle.signal("approve", {})
+    await handle.result()
+    assert (await handle.query("status"))["running"] == []

@@ -427,6 +427,39 @@ def result(workflow_id: str) -> None:
 
 
 @app.command()
+def status(workflow_id: str) -> None:
+    """Print where a run is — the tasks running now and its $context — as JSON."""
+    from workflow_runner.cli.common import settings_or_exit
+    from workflow_runner.cli.logs import configure_logging
+
+    settings = settings_or_exit()
+    configure_logging(settings, to_file=True)
+
+    async def ask() -> Any:
+        from datetime import timedelta
+
+        from temporalio.service import RPCError, RPCStatusCode
+
+        from workflow_runner.runtime.services import open_runtime
+
+        async with open_runtime(settings, with_worker=False) as runtime:
+            with _about_workflow(workflow_id, settings):
+                handle = runtime.client.get_workflow_handle(workflow_id)
+                # A query is answered by a worker; none polling means no answer, not a hang.
+                try:
+                    return await handle.query("status", rpc_timeout=timedelta(seconds=15))
+                except RPCError as e:
+                    if e.status != RPCStatusCode.DEADLINE_EXCEEDED:
+                        raise
+                    fail(
+                        f"no worker answered for workflow {workflow_id} within 15 s: is a "
+                        "'run' or 'worker' serving its task queue?"
+                    )
+
+    print_json(run_async(ask()))
+
+
+@app.command()
 def emit(
     workflow_id: str,
     event_type: Annotated[str, typer.Option("--type", help="CloudEvent type")],

@@ -104,6 +104,8 @@ class DslWorkflow:
         self._shelved: dict[str, Shelved] = {}  # inputs of running local evaluations
         self._shelf_seq = 0
         self._large = False  # a large payload passed through this run
+        self._running: dict[str, int] = {}  # tasks started and not finished (fork: several)
+        self._interpreter: Interpreter | None = None
 
     @workflow.run
     async def run(self, args: Sequence[RawValue]) -> Any:
@@ -141,6 +143,7 @@ class DslWorkflow:
             env=request.env,
             max_then_jumps=self._limits.max_then_jumps,
         )
+        self._interpreter = interpreter
         try:
             output = await interpreter.run(request.input)
             encoded = self._encode_output(output)
@@ -213,6 +216,19 @@ class DslWorkflow:
         further behind gets the oldest kept ones and sees the gap in ``seq``.
         """
         return self._progress[max(since - self._progress_offset, 0) :]
+
+    @workflow.query
+    def status(self) -> dict[str, Any]:
+        """Where the run is: the tasks running now and ``$context`` (``workflow-runner status``).
+
+        Any Temporal client can ask it (``temporal workflow query --name status``).
+        """
+        interpreter = self._interpreter
+        return {
+            "running": sorted(self._running),
+            "context": interpreter.context if interpreter is not None else None,
+            "tasksRun": interpreter.runs if interpreter is not None else 0,
+        }
 
     @workflow.query
     def emitted_events(self) -> list[dict[str, Any]]:
@@ -304,6 +320,12 @@ class DslWorkflow:
         await workflow.sleep(delay)
 
     def progress_note(self, pointer: str, status: str) -> None:
+        if status == "started":
+            self._running[pointer] = self._running.get(pointer, 0) + 1
+        elif status in ("completed", "failed") and pointer in self._running:
+            self._running[pointer] -= 1
+            if not self._running[pointer]:
+                del self._running[pointer]
         seq = self._progress_offset + len(self._progress)
         self._progress.append(
             {"task": pointer, "status": status, "at": workflow.time(), "seq": seq}
