@@ -35,8 +35,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflow_runner.engine.activities.expressions import SHELF, Shelved
     from workflow_runner.engine.definition import model_of
-    from workflow_runner.engine.events import consume_matching, make_event, signal_event
     from workflow_runner.engine.failures import to_application_error, to_workflow_error
+    from workflow_runner.engine.inbox import EVENT_SIGNAL as EVENT_SIGNAL  # cli: emit
+    from workflow_runner.engine.inbox import Inbox
     from workflow_runner.engine.interpreter import Interpreter
     from workflow_runner.engine.limits import (
         BYTES_PER_UNIT,
@@ -52,7 +53,6 @@ with workflow.unsafe.imports_passed_through():
     from workflow_runner.engine.secrets import NONCE_ACTIVITY, SecretScope, tokens_for
     from workflow_runner.engine.tasks.base import ActivityCall, Outcome
 
-EVENT_SIGNAL = "event"
 DEFAULT_ACTIVITY_TIMEOUT = timedelta(minutes=10)
 # Above this much JSON, jq runs in a local activity rather than in workflow code.
 INLINE_EXPRESSION_BYTES = 256 * 1024
@@ -60,10 +60,9 @@ EXPRESSION_TIMEOUT = timedelta(minutes=2)
 # The local activity's own timeout is the expression budget plus this much for
 # moving its input and output (the budget itself is enforced by the jq pool).
 EXPRESSION_TRANSFER_MARGIN = timedelta(seconds=30)
-# Progress notes and emitted events kept for the queries; older ones are dropped
+# Progress notes kept for the query; older ones are dropped
 # (a 1,000,000-item loop would otherwise keep 2,000,000 notes in memory).
 PROGRESS_WINDOW = 2000
-EMITTED_WINDOW = 1000
 YIELD_PATCH = "yield-between-batches"
 # A workflow output or activity result this big has its JSON encoded and decoded here
 # (orjson, exactly measured) rather than by the SDK's converter; after a run that
@@ -92,8 +91,7 @@ class DslWorkflow:
     runs, children); any other type is a definition the worker serves by name."""
 
     def __init__(self) -> None:
-        self._events: list[dict[str, Any]] = []
-        self._emitted: list[dict[str, Any]] = []
+        self._inbox = Inbox()  # signals, events, listen and emit (engine/inbox.py)
         self._progress: list[dict[str, Any]] = []
         self._progress_offset = 0  # notes dropped from the front of _progress
         self._limits = DEFAULT_LIMITS
@@ -202,11 +200,7 @@ class DslWorkflow:
     @workflow.signal(dynamic=True)
     def on_signal(self, name: str, args: Sequence[RawValue]) -> None:
         """``event`` carries a CloudEvent; any other name is a Zigflow-style signal."""
-        payload = workflow.payload_converter().from_payload(args[0].payload) if args else None
-        if name == EVENT_SIGNAL and isinstance(payload, dict):
-            self._events.append(payload)
-        else:
-            self._events.append(signal_event(name, payload, workflow.now().isoformat()))
+        self._inbox.on_signal(name, args)
 
     @workflow.query
     def progress(self, since: int = 0) -> list[dict[str, Any]]:
@@ -232,8 +226,8 @@ class DslWorkflow:
 
     @workflow.query
     def emitted_events(self) -> list[dict[str, Any]]:
-        """The events this run emitted (the last EMITTED_WINDOW of them)."""
-        return list(self._emitted)
+        """The events this run emitted (the last ones, see engine/inbox.py)."""
+        return self._inbox.emitted_events()
 
     # -- WorkflowIO for the interpreter ----------------------------------------
 
@@ -386,39 +380,10 @@ class DslWorkflow:
         )
 
     async def listen(self, to: Mapping[str, Any], limit: timedelta | None, pointer: str) -> Any:
-        spec = dict(to)
-        result: list[Any] = []
-
-        def ready() -> bool:
-            found = consume_matching(self._events, spec)
-            if found is None:
-                return False
-            result.append(found)
-            return True
-
-        try:
-            await workflow.wait_condition(ready, timeout=limit)
-        except TimeoutError:
-            raise WorkflowError.of(
-                "timeout",
-                f"no matching event within {limit}",
-                title="Listen timed out",
-                instance=pointer,
-            ) from None
-        return result[0]
+        return await self._inbox.listen(to, limit, pointer)
 
     def emit(self, attributes: dict[str, Any]) -> dict[str, Any]:
-        event = make_event(
-            attributes,
-            event_id=str(workflow.uuid4()),
-            time=workflow.now().isoformat(),
-            source=f"workflow-runner/{workflow.info().workflow_id}",
-        )
-        self._emitted.append(event)
-        if len(self._emitted) > EMITTED_WINDOW:
-            del self._emitted[0]
-        self._events.append(event)
-        return event
+        return self._inbox.emit(attributes)
 
     async def first_completed(self, coros: Sequence[Awaitable[Outcome]]) -> Outcome:
         tasks = [asyncio.ensure_future(c) for c in coros]
