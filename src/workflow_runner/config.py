@@ -193,6 +193,23 @@ VARIABLES: tuple[Variable, ...] = (
         "local mode collects garbage at most this often (0 = off)",
         "gc_interval_hours",
     ),
+    Variable(
+        "ENCRYPTION_KEYS",
+        SECRET,
+        None,
+        "AES-256-GCM payload keys `id:base64key,...`: the first encrypts, all decrypt "
+        "(docs/encryption.md)",
+        "encryption_keys",
+        "unset (no encryption)",
+    ),
+    Variable(
+        "ENCRYPTION_KEYS_FILE",
+        PATH,
+        None,
+        "a file holding the keys instead (refused unless mode 0600 or stricter)",
+        "encryption_keys_file",
+        "unset",
+    ),
     # Temporal
     Variable(
         "TEMPORAL_SERVICE_ADDRESS",
@@ -340,6 +357,8 @@ class Settings:
     max_payload_bytes: int = 512 * MiB
     ttl_days: int = 30
     gc_interval_hours: float = 24.0
+    encryption_keys: SecretStr | None = field(default=None, repr=False)
+    encryption_keys_file: Path | None = None
     s3: S3Settings | None = None
     temporal_address: str | None = None
     temporal_namespace: str = "default"
