@@ -33,7 +33,7 @@ from workflow_runner.dsl.schemas import DataSchema, read_schema
 TOP_LEVEL = frozenset(
     {"document", "input", "use", "do", "timeout", "output", "schedule", "evaluate"}
 )
-SUPPORTED_USE = frozenset({"errors", "secrets", "timeouts", "retries"})
+SUPPORTED_USE = frozenset({"errors", "secrets", "timeouts", "retries", "authentications"})
 # Properties every task may have, beside its own.
 COMMON = frozenset({"if", "input", "output", "export", "timeout", "then", "metadata"})
 FLOW_DIRECTIVES = frozenset({"continue", "exit", "end"})
@@ -81,6 +81,10 @@ class DefinitionReader:
     errors: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     retries: dict[str, RetryPolicy] = field(default_factory=dict)
     timeouts: dict[str, timedelta] = field(default_factory=dict)
+    # use.authentications as written and use.secrets: read by the engine's
+    # authentication module (engine/tasks/authentication.py), which owns policies.
+    authentications: dict[str, Any] = field(default_factory=dict)
+    secret_names: tuple[str, ...] = ()
 
     def problem(self, pointer: str, message: str) -> None:
         line, column = self._location(pointer)
@@ -184,9 +188,11 @@ class DefinitionReader:
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                     self.problem(pointer, "use.secrets must be a list of secret names")
                 else:
-                    secrets = tuple(value)
+                    secrets = self.secret_names = tuple(value)
             elif not isinstance(value, dict):
                 self.problem(pointer, f"use.{key} must be a mapping of names to definitions")
+        if isinstance(use.get("authentications"), dict):
+            self.authentications = dict(use["authentications"])
         errors, retries, timeouts = (use.get(k) for k in ("errors", "retries", "timeouts"))
         if isinstance(errors, dict):
             for name, error in errors.items():
