@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from workflow_runner.engine.tasks import (
     call,
+    call_grpc,
     call_http,
     do,
     emit,
@@ -50,6 +51,7 @@ TASK_TYPES: tuple[TaskType, ...] = (
 # The activities of the I/O task types, built per worker from its settings.
 ACTIVITIES: tuple[Callable[[Settings], ActivitySet], ...] = (
     call_http.activities,
+    call_grpc.activities,
     run_process.activities,
 )
 

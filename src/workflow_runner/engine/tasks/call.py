@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
-from workflow_runner.engine.tasks import call_http
+from workflow_runner.engine.tasks import call_grpc, call_http
 from workflow_runner.engine.tasks.base import Task, TaskType
 
 CALLS: dict[str, Callable[[DefinitionReader, TaskNode], Task | None]] = {
     "http": call_http.read,
+    "grpc": call_grpc.read,
 }
-NOT_YET = frozenset({"grpc", "openapi", "asyncapi", "a2a", "mcp"})
+NOT_YET = frozenset({"openapi", "asyncapi", "a2a", "mcp"})
 
 
 def read(reader: DefinitionReader, node: TaskNode) -> Task | None:

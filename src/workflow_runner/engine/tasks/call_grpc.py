@@ -1,0 +1,174 @@
+"""``call: grpc``: the task — its model, reader, and the typed request it sends.
+
+The call itself happens in the ``call_grpc`` activity (``call_grpc_activity.py``:
+the proto compiled once per worker, a unary or server-streaming call with a
+deadline, status codes turned into DSL errors). Secrets stay tokens here.
+
+Where the proto comes from: ``proto.endpoint`` is a local file or an
+``http(s)`` URL, and the *worker* reads it when the task runs (a proto is an
+interface description, not code: fetching it at run time is what a gRPC
+client does anyway). A relative path (``file://app/greet.proto`` or
+``app/greet.proto``) is made absolute against the definition's directory
+when the definition is read, so it does not depend on the worker's working
+directory; the file is not read then, so a definition validates on a
+machine without the proto.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workflow_runner.dsl.expressions import is_expression
+from workflow_runner.dsl.model import Bindings, JsonObject
+from workflow_runner.dsl.reader import DefinitionReader, TaskNode
+from workflow_runner.engine.secrets import SecretScope
+from workflow_runner.engine.tasks.base import (
+    ActivityCall,
+    ActivitySet,
+    Execution,
+    Outcome,
+    Task,
+)
+
+if TYPE_CHECKING:  # the worker's settings; reading a definition needs none
+    from workflow_runner.config import Settings
+
+ACTIVITY = "call_grpc"
+WITH_PROPERTIES = frozenset({"proto", "service", "method", "arguments"})
+SERVICE_PROPERTIES = frozenset({"name", "host", "port", "authentication"})
+# Inline policies that become call metadata; the others need a token exchange.
+AUTHENTICATIONS = ("bearer", "basic")
+DEFAULT_PORT = 50051
+
+
+@dataclass
+class GrpcRequest:
+    """The activity's argument: everything evaluated, secrets still as tokens."""
+
+    proto: str  # absolute file path or http(s) URL
+    service: str  # fully qualified (package.Service), or a service name unique in the proto
+    host: str
+    port: int
+    method: str
+    arguments: JsonObject = field(default_factory=dict)
+    # {"bearer": {"token"}} or {"basic": {"username", "password"}}
+    authentication: JsonObject = field(default_factory=dict)
+    instance: str = ""
+    secret_scope: SecretScope | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallGrpcTask(Task):
+    proto: str  # resolved at read time: absolute path or URL (may hold ${ })
+    spec: Mapping[str, Any]  # service, method, arguments as written; ${ } evaluated per run
+
+    async def execute(self, run: Execution, value: Any, args: Bindings) -> Outcome:
+        spec = await run.eval_value(dict(self.spec), value, args, self.pointer + "/with")
+        proto = await run.eval_value(self.proto, value, args, self.pointer + "/with/proto")
+        service = spec["service"]
+        request = GrpcRequest(
+            proto=str(proto),
+            service=str(service["name"]),
+            host=str(service["host"]),
+            port=int(service.get("port") or DEFAULT_PORT),
+            method=str(spec["method"]),
+            arguments=spec.get("arguments") or {},
+            authentication=service.get("authentication") or {},
+            instance=self.pointer,
+        )
+        return await run.io.activity(
+            ActivityCall(ACTIVITY, request, self.timeout, self.pointer)
+        ), None
+
+
+def read(reader: DefinitionReader, node: TaskNode) -> CallGrpcTask | None:
+    spec = node.raw.get("with")
+    at = node.at("with")
+    if not isinstance(spec, dict):
+        reader.problem(node.pointer, "call: grpc needs 'with: {proto, service, method}'")
+        return None
+    for key in spec:
+        if key not in WITH_PROPERTIES:
+            reader.problem(f"{at}/{key}", f"unknown grpc property {key!r}")
+    missing = [key for key in ("proto", "service", "method") if key not in spec]
+    if missing:
+        reader.problem(at, f"call: grpc needs {', '.join(map(repr, missing))}")
+        return None
+    proto = _proto_location(reader, f"{at}/proto", spec["proto"])
+    service = spec["service"]
+    if not isinstance(service, dict) or "name" not in service or "host" not in service:
+        reader.problem(f"{at}/service", "service needs 'name' and 'host' (and usually 'port')")
+        return None
+    for key in service:
+        if key not in SERVICE_PROPERTIES:
+            reader.problem(f"{at}/service/{key}", f"unknown grpc service property {key!r}")
+    port = service.get("port")
+    bad_port = not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536
+    if port is not None and not is_expression(port) and bad_port:
+        reader.problem(f"{at}/service/port", "port must be an integer from 1 to 65535")
+    _check_authentication(reader, f"{at}/service/authentication", service.get("authentication"))
+    if not isinstance(spec["method"], str) or not spec["method"]:
+        reader.problem(f"{at}/method", "method must be the name of a method of the service")
+    arguments = spec.get("arguments")
+    if arguments is not None and not isinstance(arguments, dict) and not is_expression(arguments):
+        reader.problem(f"{at}/arguments", "arguments must be a mapping of field names to values")
+    reader.expressions_in(at, spec, node.scope)
+    if proto is None:
+        return None
+    body = {k: v for k, v in spec.items() if k != "proto"}
+    return CallGrpcTask(**node.common, proto=proto, spec=body)
+
+
+def _proto_location(reader: DefinitionReader, pointer: str, proto: Any) -> str | None:
+    """The proto's URL, or its file path made absolute against the definition's directory."""
+    endpoint = proto.get("endpoint") if isinstance(proto, dict) else None
+    if isinstance(endpoint, dict):
+        endpoint = endpoint.get("uri")
+    if not isinstance(endpoint, str) or not endpoint:
+        reader.problem(pointer, "proto needs 'endpoint': the .proto file's path or URL")
+        return None
+    if is_expression(endpoint) or endpoint.startswith(("http://", "https://")):
+        return endpoint
+    if "://" in endpoint and not endpoint.startswith("file://"):
+        reader.problem(
+            f"{pointer}/endpoint",
+            f"proto {endpoint!r}: use a file path, file://, http:// or https://",
+        )
+        return None
+    path = Path(endpoint.removeprefix("file://"))
+    if not path.is_absolute() and not reader.file.startswith("<"):
+        path = Path(reader.file).resolve().parent / path
+    return str(path)
+
+
+def _check_authentication(reader: DefinitionReader, pointer: str, auth: Any) -> None:
+    if auth is None:
+        return
+    if not isinstance(auth, dict) or len(auth) != 1:
+        reader.problem(pointer, "authentication must be one policy: bearer or basic")
+        return
+    ((scheme, policy),) = auth.items()
+    if scheme not in AUTHENTICATIONS:
+        reader.problem(
+            f"{pointer}/{scheme}",
+            f"grpc authentication {scheme!r} is not supported yet; use bearer or basic "
+            "(with ${ $secrets.NAME } values)",
+        )
+        return
+    needs = ("token",) if scheme == "bearer" else ("username", "password")
+    if not isinstance(policy, dict) or any(key not in policy for key in needs):
+        reader.problem(f"{pointer}/{scheme}", f"{scheme} authentication needs {', '.join(needs)}")
+
+
+def activities(settings: Settings) -> ActivitySet:
+    """The worker's ``call_grpc``: one proto cache (compiled once per content), removed at exit."""
+    from workflow_runner.engine.tasks.call_grpc_activity import GrpcActivities
+
+    grpc = GrpcActivities(
+        dict(settings.secrets),
+        max_response_bytes=min(settings.http_max_response_bytes, settings.max_payload_bytes),
+    )
+    return ActivitySet([grpc.call_grpc], grpc.close)
