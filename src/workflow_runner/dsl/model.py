@@ -103,3 +103,10 @@ class WorkflowModel:
     output_schema: DataSchema | None = None  # the output, after output.as
     timeout: timedelta | None = None
     errors: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # How it was read (dsl/dialect.py): "spec" or "zigflow"; engine/dialects.py
+    # turns it into the run-time data model.
+    dialect: str = "spec"
+    # Zigflow: the workflows a document of named do blocks defines (this one runs
+    # ``do``, the chosen block); the top-level timeout is the activities' default.
+    workflows: tuple[str, ...] = ()
+    activity_timeout: timedelta | None = None
