@@ -43,6 +43,23 @@ STANDARD_ARGS = (
     "authorization",
 )
 
+# Bound (as ``$__zigflow``) in the Zigflow dialect only: it carries the value of
+# ``uuid`` for this evaluation, made by the workflow so that a replay sees the
+# same one, and its presence defines Zigflow's jq functions (see _program_text).
+ZIGFLOW_FUNCTIONS_ARG = "__zigflow"
+_ZIGFLOW_PRELUDE = (
+    "def uuid: $__zigflow.uuid; "
+    "def timestamp: $__now | floor; "
+    "def timestamp_iso8601: $__now | floor | todate; "
+)
+_USES_UUID = re.compile(r"(?<![A-Za-z0-9_$.])uuid(?![A-Za-z0-9_])")
+
+
+def uses_uuid(body: str) -> bool:
+    """Whether ``body`` may call Zigflow's ``uuid`` (then the workflow makes one for it)."""
+    return _USES_UUID.search(body) is not None
+
+
 _PRELUDE = (
     "def now: $__now; "
     "def env: {}; "
@@ -100,7 +117,11 @@ def referenced_names(body: str) -> frozenset[str]:
 
 def select_args(body: str, args: Mapping[str, Any]) -> dict[str, Any]:
     wanted = referenced_names(body)
-    return {name: value for name, value in args.items() if name in wanted}
+    return {
+        name: value
+        for name, value in args.items()
+        if name in wanted or name == ZIGFLOW_FUNCTIONS_ARG
+    }
 
 
 def _fast_path(body: str, data: Any, args: Mapping[str, Any]) -> Any:
@@ -362,7 +383,8 @@ DEFAULT_BUDGET = Budget()
 @lru_cache(maxsize=4096)
 def _program_text(body: str, names: tuple[str, ...]) -> str:
     bindings = ", ".join(["$__d", "$__now", "$ENV", *(f"${n}" for n in names)])
-    return f". as [{bindings}] | {_PRELUDE}$__d | ({body})"
+    zigflow = _ZIGFLOW_PRELUDE if ZIGFLOW_FUNCTIONS_ARG in names else ""
+    return f". as [{bindings}] | {_PRELUDE}{zigflow}$__d | ({body})"
 
 
 def evaluate(

@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
 
+from workflow_runner.dsl.dialect import SPEC_DIALECT, Dialect, detect, stamp_of
 from workflow_runner.dsl.durations import parse_duration
 from workflow_runner.dsl.errors import DefinitionError, Problem
 from workflow_runner.dsl.expressions import (
     STANDARD_ARGS,
+    ZIGFLOW_FUNCTIONS_ARG,
     check_syntax,
     expression_body,
     is_expression,
@@ -85,6 +87,7 @@ class DefinitionReader:
     # authentication module (engine/tasks/authentication.py), which owns policies.
     authentications: dict[str, Any] = field(default_factory=dict)
     secret_names: tuple[str, ...] = ()
+    dialect: Dialect = SPEC_DIALECT  # the reading rules (dsl/dialect.py)
 
     def problem(self, pointer: str, message: str) -> None:
         line, column = self._location(pointer)
@@ -105,7 +108,7 @@ class DefinitionReader:
             self.problem("", "a workflow definition must be a YAML mapping with document and do")
             return None
         for key in data:
-            if key not in TOP_LEVEL:
+            if key not in TOP_LEVEL and key not in self.dialect.top_level_extra:
                 self.problem(pointer_join("", key), f"unknown top-level property {key!r}")
         document = self.document(data.get("document"))
         secrets = self.use(data.get("use"))
@@ -138,6 +141,35 @@ class DefinitionReader:
             tasks = self.do_list("/do", data["do"], ())
         if document is None or tasks is None or self.problems:
             return None
+        workflows = self.workflows(tasks)
+        if workflows:
+            # Zigflow: every named do block is a workflow of its own; this
+            # definition runs the one its stamp names (the first by default).
+            chosen = stamp_of(data).get("workflow") or workflows[0]
+            if chosen not in workflows:
+                self.problem(
+                    "/do",
+                    f"no workflow named {chosen!r} in this document; it defines: "
+                    + ", ".join(workflows),
+                )
+                return None
+            block = next(t for t in tasks.tasks if t.name == chosen)
+            inner = getattr(block, "tasks", None)  # a do task's list (engine/tasks/do.py)
+            if not isinstance(inner, TaskList):
+                return None
+            tasks = inner
+            document = Document(
+                dsl=document.dsl,
+                namespace=document.namespace,
+                name=chosen,
+                version=document.version,
+                raw=document.raw,
+            )
+        activity_timeout = None
+        if self.dialect.name != SPEC_DIALECT.name:
+            # Zigflow reads the top-level timeout as the activities' start-to-close
+            # timeout (deprecated there), not as a limit on the whole run.
+            activity_timeout, timeout = timeout, None
         return WorkflowModel(
             document=document,
             do=tasks,
@@ -148,17 +180,37 @@ class DefinitionReader:
             output_schema=output_schema,
             timeout=timeout,
             errors=dict(self.errors),
+            dialect=self.dialect.name,
+            workflows=workflows,
+            activity_timeout=activity_timeout,
         )
 
+    def workflows(self, tasks: TaskList) -> tuple[str, ...]:
+        """Zigflow: the names of the workflows a top-level ``do`` of only named ``do``
+        blocks defines (empty when the document is one workflow)."""
+        if not self.dialect.multiple_workflows:
+            return ()
+        blocks = [t for t in tasks.tasks if set(t.definition) & {"do", "for"} == {"do"}]
+        if len(blocks) != len(tasks.tasks):
+            return ()
+        return tuple(dict.fromkeys(t.name for t in blocks))
+
     def document(self, doc: Any) -> Document | None:
+        namespace_key, name_key = self.dialect.namespace_field, self.dialect.name_field
         if not isinstance(doc, dict):
-            self.problem("/document", "missing 'document' with dsl, namespace, name and version")
+            self.problem(
+                "/document", f"missing 'document' with dsl, {namespace_key}, {name_key} and version"
+            )
             return None
-        for key in ("dsl", "namespace", "name", "version"):
+        for key in ("dsl", namespace_key, name_key, "version"):
             if not isinstance(doc.get(key), str) or not doc.get(key):
                 self.problem(
                     pointer_join("/document", key), f"document.{key} must be a non-empty string"
                 )
+        if namespace_key in doc:
+            queue_problem = self.dialect.check_task_queue(doc[namespace_key])
+            if queue_problem:
+                self.problem(pointer_join("/document", namespace_key), queue_problem)
         dsl = str(doc.get("dsl", ""))
         if dsl and not dsl.startswith("1.0"):
             self.problem(
@@ -166,8 +218,8 @@ class DefinitionReader:
             )
         return Document(
             dsl=dsl,
-            namespace=str(doc.get("namespace", "")),
-            name=str(doc.get("name", "")),
+            namespace=str(doc.get(namespace_key, "")),
+            name=str(doc.get(name_key, "")),
             version=str(doc.get("version", "")),
             raw=doc,
         )
@@ -226,7 +278,7 @@ class DefinitionReader:
                 )
                 continue
             ((name, _),) = item.items()
-            if name in names:
+            if name in names and not self.dialect.duplicate_task_names:
                 self.problem(pointer_join(item_pointer, name), f"duplicate task name {name!r}")
             names.append(name)
         read: list[TaskModel | None] = []
@@ -438,9 +490,13 @@ class DefinitionReader:
             self.problem(pointer, str(e))
             return None
 
+    def names(self, scope: tuple[str, ...]) -> tuple[str, ...]:
+        """The ``$``-variables (and, in the Zigflow dialect, functions) an expression may use."""
+        return _zigflow_names(scope) if self.dialect.zigflow_functions else _names(scope)
+
     def expression(self, pointer: str, value: Any, scope: tuple[str, ...], *, bare: bool) -> None:
         if isinstance(value, str) and (bare or is_expression(value)):
-            error = check_syntax(expression_body(value), _names(scope))
+            error = check_syntax(expression_body(value), self.names(scope))
             if error:
                 self.problem(pointer, f"invalid jq expression {expression_body(value)!r}: {error}")
         elif isinstance(value, dict | list):
@@ -464,11 +520,26 @@ def _names(scope: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted(set(STANDARD_ARGS) | set(scope)))
 
 
+def _zigflow_names(scope: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted({*STANDARD_ARGS, *scope, ZIGFLOW_FUNCTIONS_ARG}))
+
+
 def read_workflow(
-    data: Any, locations: Locations, file: str, kinds: Sequence[TaskKind]
+    data: Any,
+    locations: Locations,
+    file: str,
+    kinds: Sequence[TaskKind],
+    override: str | None = None,
 ) -> WorkflowModel:
-    """The typed definition; ``DefinitionError`` listing every problem when it is invalid."""
-    reader = DefinitionReader(file, locations, kinds)
+    """The typed definition; ``DefinitionError`` listing every problem when it is invalid.
+
+    ``override`` (``spec``/``zigflow``) reads it in that dialect whatever its document says.
+    """
+    try:
+        dialect = detect(data, override)
+    except ValueError as e:
+        raise DefinitionError([Problem(file, 1, 1, "", str(e))]) from None
+    reader = DefinitionReader(file, locations, kinds, dialect=dialect)
     model = reader.workflow(data)
     if reader.problems or model is None:
         raise DefinitionError(reader.problems or [Problem(file, 1, 1, "", "invalid definition")])
