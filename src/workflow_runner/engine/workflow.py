@@ -19,7 +19,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.api.common.v1 import Payload
-from temporalio.common import RawValue, RetryPolicy
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -51,9 +51,15 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflow_runner.engine.registry import AD_HOC_TYPE, QueueConfig, config_for
     from workflow_runner.engine.secrets import NONCE_ACTIVITY, SecretScope, tokens_for
+    from workflow_runner.engine.metadata import NO_OPTIONS, ActivityOptions, activity_options
+    from workflow_runner.engine.metadata import resolve as resolve_pointer
     from workflow_runner.engine.tasks.base import ActivityCall, Outcome
+    from workflow_runner.engine.tasks.call_activity import ExternalActivity
+    from workflow_runner.engine.temporal_options import (
+        DEFAULT_ACTIVITY_TIMEOUT as DEFAULT_ACTIVITY_TIMEOUT,
+    )
+    from workflow_runner.engine.temporal_options import IO_RETRY, activity_kwargs
 
-DEFAULT_ACTIVITY_TIMEOUT = timedelta(minutes=10)
 # Above this much JSON, jq runs in a local activity rather than in workflow code.
 INLINE_EXPRESSION_BYTES = 256 * 1024
 EXPRESSION_TIMEOUT = timedelta(minutes=2)
@@ -69,9 +75,6 @@ YIELD_PATCH = "yield-between-batches"
 # held one, freed memory is handed back to the OS.
 LARGE_PAYLOAD_BYTES = 1024 * 1024
 JSON_PLAIN = b"json/plain"
-IO_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=3
-)
 
 
 @dataclass
@@ -104,6 +107,8 @@ class DslWorkflow:
         self._large = False  # a large payload passed through this run
         self._running: dict[str, int] = {}  # tasks started and not finished (fork: several)
         self._interpreter: Interpreter | None = None
+        self._definition: dict[str, Any] = {}  # as the request carried it (metadata lookups)
+        self._options: dict[str, ActivityOptions] = {}  # activity options by task pointer
 
     @workflow.run
     async def run(self, args: Sequence[RawValue]) -> Any:
@@ -112,6 +117,7 @@ class DslWorkflow:
         self._limits = queue.limits
         request = self._request(info.workflow_type, info.task_queue, queue, args)
         self._definitions = request.definitions
+        self._definition = request.definition
         self._env = request.env
         try:
             model = model_of(request.definition)
@@ -330,23 +336,48 @@ class DslWorkflow:
             self._progress_offset += dropped
 
     async def activity(self, call: ActivityCall) -> Any:
-        """Run a task's activity with the task's timeout; its request carries the secret scope."""
+        """Run a task's activity with the options its definition gives (engine/metadata.py:
+        ``activityOptions``, ``retry``; the task's timeout otherwise); its request carries
+        the secret scope. A ``call: activity`` goes to its own name and task queue with
+        its arguments as they are, so any worker in any language can serve it."""
         request = call.request
-        if dataclasses.is_dataclass(request) and hasattr(request, "secret_scope"):
-            request = dataclasses.replace(request, secret_scope=self._secret_scope)  # type: ignore[type-var]
-        self._check_size(vars(request), f"the request of {call.name}", call.pointer)
-        raw = await _as_dsl_errors(
-            workflow.execute_activity(
+        options = self._activity_options(call.pointer)
+        if isinstance(request, ExternalActivity):
+            options = request.options.over(options)
+            self._check_size(request.arguments, f"the arguments of {call.name}", call.pointer)
+            started = workflow.execute_activity(
+                call.name,
+                args=request.arguments,
+                task_queue=request.task_queue,
+                result_type=RawValue,
+                **activity_kwargs(options, call.timeout, call.pointer),
+            )
+        else:
+            if dataclasses.is_dataclass(request) and hasattr(request, "secret_scope"):
+                request = dataclasses.replace(request, secret_scope=self._secret_scope)  # type: ignore[type-var]
+            self._check_size(vars(request), f"the request of {call.name}", call.pointer)
+            started = workflow.execute_activity(
                 call.name,
                 request,
-                start_to_close_timeout=call.timeout or DEFAULT_ACTIVITY_TIMEOUT,
-                retry_policy=IO_RETRY,
-                summary=call.pointer,
                 result_type=RawValue,
-            ),
-            call.pointer,
-        )
+                **activity_kwargs(options, call.timeout, call.pointer),
+            )
+        raw = await _as_dsl_errors(started, call.pointer)
         return self._decode(raw.payload)
+
+    def _activity_options(self, pointer: str) -> ActivityOptions:
+        """The document's ``metadata`` options under the task's own (read once per task)."""
+        known = self._options.get(pointer)
+        if known is None:
+            document = self._definition.get("document") or {}
+            use = self._definition.get("use") or {}
+            retries = use.get("retries") if isinstance(use, dict) else None
+            base = activity_options(document.get("metadata"), "/document/metadata", retries)
+            task = resolve_pointer(self._definition, pointer)
+            metadata = task.get("metadata") if isinstance(task, dict) else None
+            own = activity_options(metadata, pointer + "/metadata", retries)
+            known = self._options[pointer] = own.over(base) if own != NO_OPTIONS else base
+        return known
 
     def _decode(self, payload: Payload) -> Any:
         """An activity result, decoded as the SDK's converter would; a large one marks the

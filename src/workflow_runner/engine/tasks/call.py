@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
-from workflow_runner.engine.tasks import call_grpc, call_http
+from workflow_runner.engine.tasks import call_activity, call_grpc, call_http
 from workflow_runner.engine.tasks.base import Task, TaskType
 
 CALLS: dict[str, Callable[[DefinitionReader, TaskNode], Task | None]] = {
     "http": call_http.read,
     "grpc": call_grpc.read,
+    "activity": call_activity.read,
 }
 NOT_YET = frozenset({"openapi", "asyncapi", "a2a", "mcp"})
 
