@@ -248,6 +248,14 @@ VARIABLES: tuple[Variable, ...] = (
         "http_timeout_seconds",
     ),
     Variable(
+        "CONTAINER_ENGINE",
+        TEXT,
+        None,
+        "`run: container`'s engine: `docker`, `podman` or a path",
+        "container_engine",
+        "podman or docker, the first on the PATH",
+    ),
+    Variable(
         "EXPRESSION_TIMEOUT_SECONDS",
         number(0, exclusive=True, unit=" of seconds"),
         60.0,
@@ -367,6 +375,7 @@ class Settings:
     dev_server_ui_port: int | None = None
     http_max_response_bytes: int = 64 * MiB
     http_timeout_seconds: float = 300.0
+    container_engine: str | None = None
     expression_timeout_seconds: float = 60.0
     expression_max_memory_mb: int = 1024
     max_then_jumps: int = 10_000
@@ -512,5 +521,17 @@ def _shown(variable: Variable) -> str:
     return f"`{default}`"
 
 
-if __name__ == "__main__":  # python -m workflow_runner.config: the README's table
-    print(markdown_table(), end="")
+def _write_readme_table(readme: Path) -> bool:
+    """Replace the table between the README's config-table markers; False if it has none."""
+    start, end = "<!-- config-table:start -->\n", "<!-- config-table:end -->"
+    text = readme.read_text() if readme.is_file() else ""
+    if start not in text or end not in text:
+        return False
+    head, rest = text.split(start, 1)
+    readme.write_text(head + start + markdown_table() + end + rest.split(end, 1)[1])
+    return True
+
+
+if __name__ == "__main__":  # python -m workflow_runner.config: rewrite ./README.md's table
+    if not _write_readme_table(Path("README.md")):
+        print(markdown_table(), end="")
