@@ -31,6 +31,7 @@ from temporalio import activity
 
 from workflow_runner.dsl.errors import WorkflowError
 from workflow_runner.engine.activities.errors import activity_failure
+from workflow_runner.engine.activities.heartbeat import heartbeating
 from workflow_runner.engine.secrets import MissingSecretError, redact, reveal
 from workflow_runner.engine.tasks.run_process import ACTIVITY, ProcessRequest
 
@@ -107,9 +108,10 @@ class ProcessActivities:
         if not request.wait:
             return None
         try:
-            out, err = await proc.communicate(
-                request.stdin.encode() if request.stdin is not None else None
-            )
+            async with heartbeating():
+                out, err = await proc.communicate(
+                    request.stdin.encode() if request.stdin is not None else None
+                )
         except asyncio.CancelledError:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
