@@ -35,7 +35,9 @@ from workflow_runner.dsl.schemas import DataSchema, read_schema
 TOP_LEVEL = frozenset(
     {"document", "input", "use", "do", "timeout", "output", "schedule", "evaluate"}
 )
-SUPPORTED_USE = frozenset({"errors", "secrets", "timeouts", "retries", "authentications"})
+SUPPORTED_USE = frozenset(
+    {"errors", "secrets", "timeouts", "retries", "authentications", "functions", "catalogs"}
+)
 # Properties every task may have, beside its own.
 COMMON = frozenset({"if", "input", "output", "export", "timeout", "then", "metadata"})
 FLOW_DIRECTIVES = frozenset({"continue", "exit", "end"})
@@ -87,6 +89,12 @@ class DefinitionReader:
     # authentication module (engine/tasks/authentication.py), which owns policies.
     authentications: dict[str, Any] = field(default_factory=dict)
     secret_names: tuple[str, ...] = ()
+    # use.functions as written (catalog functions included by engine/functions.py,
+    # keyed by their reference), each read once on first use (``function``); use.catalogs.
+    functions: dict[str, Any] = field(default_factory=dict)
+    catalogs: dict[str, Any] = field(default_factory=dict)
+    function_models: dict[str, TaskModel | None] = field(default_factory=dict)
+    functions_reading: list[str] = field(default_factory=list)
     dialect: Dialect = SPEC_DIALECT  # the reading rules (dsl/dialect.py)
 
     def problem(self, pointer: str, message: str) -> None:
@@ -260,7 +268,32 @@ class DefinitionReader:
                 policy = self.retry(pointer_join("/use/retries", name), retry)
                 if policy is not None:
                     self.retries[name] = policy
+        catalogs, functions = use.get("catalogs"), use.get("functions")
+        if isinstance(catalogs, dict):
+            for name, catalog in catalogs.items():
+                if not isinstance(catalog, dict) or "endpoint" not in catalog:
+                    self.problem(pointer_join("/use/catalogs", name), "a catalog needs 'endpoint'")
+                else:
+                    self.catalogs[name] = catalog
+        if isinstance(functions, dict):
+            self.functions = dict(functions)
+            for name in functions:  # every one is checked, called or not
+                self.function(name)
         return secrets
+
+    def function(self, name: str) -> TaskModel | None:
+        """``use.functions.<name>`` read as a task, once; ``None`` if unknown, invalid or
+        being read (a cycle): the ``call`` that names it says which."""
+        if name in self.function_models:
+            return self.function_models[name]
+        if name not in self.functions or name in self.functions_reading:
+            return None
+        self.functions_reading.append(name)
+        pointer = pointer_join("/use/functions", name)
+        model = self.task(pointer, name, self.functions[name], (), ())
+        self.functions_reading.pop()
+        self.function_models[name] = model
+        return model
 
     # -- task lists -----------------------------------------------------------
 

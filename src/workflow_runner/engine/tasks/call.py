@@ -5,15 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
-from workflow_runner.engine.tasks import call_activity, call_grpc, call_http
+from workflow_runner.engine.tasks import (
+    call_activity,
+    call_function,
+    call_grpc,
+    call_http,
+    call_openapi,
+)
 from workflow_runner.engine.tasks.base import Task, TaskType
 
 CALLS: dict[str, Callable[[DefinitionReader, TaskNode], Task | None]] = {
     "http": call_http.read,
     "grpc": call_grpc.read,
     "activity": call_activity.read,
+    "openapi": call_openapi.read,
 }
-NOT_YET = frozenset({"openapi", "asyncapi", "a2a", "mcp"})
+NOT_YET = frozenset({"asyncapi", "a2a", "mcp"})
 
 
 def read(reader: DefinitionReader, node: TaskNode) -> Task | None:
@@ -23,12 +30,8 @@ def read(reader: DefinitionReader, node: TaskNode) -> Task | None:
         reader.problem(node.at("call"), f"'call: {call}' is not supported yet; only {supported} is")
         return None
     kind = CALLS.get(call) if isinstance(call, str) else None
-    if kind is None:
-        reader.problem(
-            node.at("call"),
-            f"unknown call {call!r}: custom functions are not supported yet; use 'call: http'",
-        )
-        return None
+    if kind is None:  # a custom function: use.functions, a catalog's or a URL's
+        return call_function.read(reader, node, tuple(CALLS))
     return kind(reader, node)
 
 

@@ -1,0 +1,215 @@
+"""``call: openapi``: an operation of an OpenAPI document, sent as an HTTP request.
+
+Two activities, so that everything about HTTP is shared with ``call: http``:
+
+1. ``openapi_request`` (``call_openapi_activity.py``) reads the document (a
+   file or an http(s) URL; JSON or YAML; OpenAPI 3.x or Swagger 2.0; cached
+   per worker), finds ``operationId``, binds ``parameters`` to the path,
+   query, headers, cookies and body, picks the server, and returns the
+   request as plain data;
+2. the workflow sends that request through the ``call_http`` activity
+   (``HttpRequest``), so streaming, the response size cap, secrets,
+   ``output`` and ``redirect`` behave exactly as for ``call: http``.
+
+The request is small, so having it in history costs little, and the
+document itself never enters history. Secrets stay tokens until ``call_http``
+reveals them.
+
+Where the document comes from: ``document.endpoint`` is an http(s) URL or a
+file; a relative path (``petstore.yaml`` or ``file://petstore.yaml``) is made
+absolute against the definition's directory when the definition is read, so
+it does not depend on the worker's working directory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workflow_runner.dsl.expressions import is_expression
+from workflow_runner.dsl.model import Bindings, JsonObject
+from workflow_runner.dsl.reader import DefinitionReader, TaskNode
+from workflow_runner.engine.tasks import call_http
+from workflow_runner.engine.tasks.base import (
+    ActivityCall,
+    ActivitySet,
+    Execution,
+    Outcome,
+    Task,
+)
+from workflow_runner.engine.tasks.call_http import HttpRequest
+
+if TYPE_CHECKING:  # the worker's settings; reading a definition needs none
+    from workflow_runner.config import Settings
+
+ACTIVITY = "openapi_request"
+WITH_PROPERTIES = frozenset(
+    {"document", "operationId", "parameters", "authentication", "output", "redirect"}
+)
+DOCUMENT_PROPERTIES = frozenset({"name", "endpoint"})
+
+
+@dataclass
+class OpenApiRequest:
+    """The ``openapi_request`` activity's argument: the document, the operation, its values."""
+
+    document: str  # absolute file path or http(s) URL
+    operation_id: str
+    parameters: JsonObject = field(default_factory=dict)
+    instance: str = ""
+
+
+@dataclass
+class BoundRequest:
+    """What ``openapi_request`` returns: an HTTP request, every value bound (tokens kept)."""
+
+    method: str
+    uri: str
+    headers: JsonObject = field(default_factory=dict)
+    query: JsonObject = field(default_factory=dict)
+    body: Any = None
+
+
+# -- the task ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallOpenApiTask(Task):
+    document: str  # resolved at read time: absolute path or URL (may hold ${ })
+    spec: Mapping[str, Any]  # operationId, parameters, output... as written
+
+    async def execute(self, run: Execution, value: Any, args: Bindings) -> Outcome:
+        where = self.pointer + "/with"
+        spec = await run.eval_value(dict(self.spec), value, args, where)
+        document = await run.eval_value(self.document, value, args, where + "/document")
+        parameters = spec.get("parameters") or {}
+        bound = await run.io.activity(
+            ActivityCall(
+                ACTIVITY,
+                OpenApiRequest(
+                    document=str(document),
+                    operation_id=str(spec["operationId"]),
+                    parameters=dict(parameters),
+                    instance=self.pointer,
+                ),
+                self.timeout,
+                self.pointer,
+            )
+        )
+        request = HttpRequest(
+            method=bound["method"],
+            uri=bound["uri"],
+            headers=bound.get("headers") or {},
+            query=bound.get("query") or {},
+            body=bound.get("body"),
+            output=spec.get("output", "content"),
+            redirect=bool(spec.get("redirect", False)),
+            instance=self.pointer,
+        )
+        authentication = spec.get("authentication")
+        if authentication is not None:
+            request = _with_authentication(request, authentication)
+        return await run.io.activity(
+            ActivityCall(call_http.ACTIVITY, request, self.timeout, self.pointer)
+        ), None
+
+
+def _with_authentication(request: HttpRequest, authentication: Any) -> HttpRequest:
+    """``with.authentication`` goes to ``call_http`` as ``call: http``'s endpoint policy does."""
+    if "authentication" in {f.name for f in fields(HttpRequest)}:
+        return HttpRequest(**{**vars(request), "authentication": authentication})
+    return request  # the reader refused it: this runner's HTTP call has no policies
+
+
+def read(reader: DefinitionReader, node: TaskNode) -> CallOpenApiTask | None:
+    spec = node.raw.get("with")
+    at = node.at("with")
+    if not isinstance(spec, dict):
+        reader.problem(node.pointer, "call: openapi needs 'with: {document, operationId}'")
+        return None
+    for key in spec:
+        if key not in WITH_PROPERTIES:
+            reader.problem(f"{at}/{key}", f"unknown openapi property {key!r}")
+    missing = [key for key in ("document", "operationId") if key not in spec]
+    if missing:
+        reader.problem(at, f"call: openapi needs {', '.join(map(repr, missing))}")
+        return None
+    document = _document_location(reader, f"{at}/document", spec["document"], node.scope)
+    operation = spec["operationId"]
+    if not isinstance(operation, str) or not operation:
+        reader.problem(f"{at}/operationId", "operationId must be the id of an operation")
+    parameters = spec.get("parameters")
+    if parameters is not None and not isinstance(parameters, dict):
+        if not is_expression(parameters):
+            reader.problem(
+                f"{at}/parameters", "parameters must be a mapping of parameter names to values"
+            )
+    output = spec.get("output", "content")
+    if output not in call_http.OUTPUTS and not is_expression(output):
+        reader.problem(f"{at}/output", "output must be content, response or raw")
+    redirect = spec.get("redirect", False)
+    if not isinstance(redirect, bool) and not is_expression(redirect):
+        reader.problem(f"{at}/redirect", "redirect must be true or false")
+    if "authentication" in spec and "authentication" not in {f.name for f in fields(HttpRequest)}:
+        reader.problem(
+            f"{at}/authentication",
+            "openapi authentication is not supported yet; pass the credentials as a header "
+            "or query parameter of the operation, with ${ $secrets.NAME }",
+        )
+    reader.expressions_in(at, {k: v for k, v in spec.items() if k != "document"}, node.scope)
+    if document is None:
+        return None
+    body = {k: v for k, v in spec.items() if k != "document"}
+    return CallOpenApiTask(**node.common, document=document, spec=body)
+
+
+def _document_location(
+    reader: DefinitionReader, pointer: str, document: Any, scope: tuple[str, ...]
+) -> str | None:
+    """The document's URL, or its file path made absolute against the definition's directory."""
+    if isinstance(document, dict):
+        for key in document:
+            if key not in DOCUMENT_PROPERTIES:
+                reader.problem(f"{pointer}/{key}", f"unknown document property {key!r}")
+        endpoint = document.get("endpoint")
+    else:
+        endpoint = None
+    if isinstance(endpoint, dict):
+        if "authentication" in endpoint:
+            reader.problem(
+                f"{pointer}/endpoint/authentication",
+                "authentication to read the OpenAPI document is not supported yet; serve the "
+                "document without it or use a file",
+            )
+        endpoint = endpoint.get("uri")
+    if not isinstance(endpoint, str) or not endpoint:
+        reader.problem(pointer, "document needs 'endpoint': the OpenAPI document's path or URL")
+        return None
+    if is_expression(endpoint):
+        reader.expressions_in(f"{pointer}/endpoint", endpoint, scope)
+        return endpoint
+    if endpoint.startswith(("http://", "https://")):
+        return endpoint
+    if "://" in endpoint and not endpoint.startswith("file://"):
+        reader.problem(
+            f"{pointer}/endpoint",
+            f"document {endpoint!r}: use a file path, file://, http:// or https://",
+        )
+        return None
+    path = Path(endpoint.removeprefix("file://"))
+    if not path.is_absolute() and not reader.file.startswith("<"):
+        path = Path(reader.file).resolve().parent / path
+    return str(path)
+
+
+def activities(settings: Settings) -> ActivitySet:
+    """The worker's ``openapi_request``: one client and one document cache, closed at exit."""
+    from workflow_runner.engine.tasks.call_openapi_activity import OpenApiActivities
+
+    openapi = OpenApiActivities(
+        settings.http_timeout_seconds,
+        max_document_bytes=min(settings.http_max_response_bytes, settings.max_payload_bytes),
+    )
+    return ActivitySet([openapi.openapi_request], openapi.close)
