@@ -16,6 +16,7 @@ from pathlib import Path
 from workflow_runner.dsl.loader import load_yaml, read_definition_file
 from workflow_runner.dsl.model import JsonObject, WorkflowModel
 from workflow_runner.dsl.reader import read_workflow
+from workflow_runner.engine.functions import include_catalog_functions
 from workflow_runner.engine.tasks import TASK_TYPES
 
 
@@ -39,6 +40,8 @@ class Definition:
 def parse_definition(text: str, source: str = "<string>") -> Definition:
     """Raise ``DefinitionError`` (every problem, located) unless ``text`` is a valid workflow."""
     data, locations = load_yaml(text, source)
+    # Cataloged functions are fetched here, once, and travel with the definition.
+    data = include_catalog_functions(data, locations, source)
     return Definition(read_workflow(data, locations, source, TASK_TYPES), data, source)
 
 

@@ -15,6 +15,7 @@ from workflow_runner.engine.tasks import (
     call,
     call_grpc,
     call_http,
+    call_openapi,
     do,
     emit,
     for_loop,
@@ -52,6 +53,7 @@ TASK_TYPES: tuple[TaskType, ...] = (
 ACTIVITIES: tuple[Callable[[Settings], ActivitySet], ...] = (
     call_http.activities,
     call_grpc.activities,
+    call_openapi.activities,
     run_process.activities,
 )
 
