@@ -12,14 +12,29 @@ so the interpreter runs the same against Temporal and against a test fake.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from workflow_runner.dsl.errors import WorkflowError
-from workflow_runner.dsl.expressions import evaluate_field, evaluate_value, truthy
+from workflow_runner.dsl.expressions import (
+    ZIGFLOW_FUNCTIONS_ARG,
+    evaluate_field,
+    evaluate_value,
+    truthy,
+    uses_uuid,
+)
 from workflow_runner.dsl.model import TaskList, WorkflowModel
+from workflow_runner.engine.dialects import (
+    FLOW_DIRECTIVES,
+    REDIRECT,
+    DataModel,
+    is_block,
+    model_for,
+)
 from workflow_runner.engine.tasks.base import Outcome, Task, WorkflowIO, checked
 
 # MAX_THEN_JUMPS' default. Only jumps back to an earlier (or the same) task can
@@ -40,6 +55,12 @@ class Interpreter:
     max_then_jumps: int = MAX_THEN_JUMPS
     runs: int = 0
     jumps_back: int = 0
+    uuids: int = 0  # Zigflow's uuid: how many this run made (they derive from the run id)
+
+    @property
+    def policy(self) -> DataModel:
+        """The data model of the definition's dialect (engine/dialects.py)."""
+        return model_for(self.workflow.dialect)
 
     # -- entry point ----------------------------------------------------------
 
@@ -47,15 +68,14 @@ class Interpreter:
         self.workflow_info = {**self.workflow_info, "input": raw_input}
         spec = self.workflow
         value = raw_input
-        if isinstance(raw_input, dict):
-            self.data = dict(raw_input)
+        self.data = {**self.policy.initial_data(raw_input), **self.data}
         if spec.input_schema is not None:
             spec.input_schema.validate(raw_input, what="the workflow input", instance="/input")
         if spec.input_from is not None:
-            value = await self.eval_field(spec.input_from, value, {}, "/input/from")
+            value = await self._eval_own(spec.input_from, value, {}, "/input/from")
         output, _ = await self._with_timeout(self.run_list(spec.do, value, {}), spec.timeout, "")
         if spec.output_as is not None:
-            output = await self.eval_field(spec.output_as, output, {"output": output}, "/output/as")
+            output = await self._eval_own(spec.output_as, output, {"output": output}, "/output/as")
         if spec.output_schema is not None:
             spec.output_schema.validate(output, what="the workflow output", instance="/output")
         return output
@@ -64,9 +84,17 @@ class Interpreter:
 
     async def run_list(self, tasks: TaskList, value: Any, scope: dict[str, Any]) -> Outcome:
         index = 0
+        declared = self.policy.declared(tasks)  # run only when named (Zigflow)
+        jumped = False
         while index < len(tasks.tasks):
+            if index in declared and not jumped:
+                index += 1
+                continue
+            jumped = False
             task = checked(tasks.tasks[index])
             value, flow = await self.run_task(task, value, scope)
+            if flow is not None and flow.startswith(REDIRECT):
+                value, flow = await self._run_block(tasks, flow[len(REDIRECT) :], value, scope)
             if flow == "end":
                 return value, "end"
             if flow == "exit":
@@ -75,10 +103,21 @@ class Interpreter:
                 target = tasks.index_of(flow)
                 if target <= index:
                     self._count_jump_back(task, flow)
-                index = target
+                index, jumped = target, True
                 continue
             index += 1
         return value, None
+
+    async def _run_block(
+        self, tasks: TaskList, name: str, value: Any, scope: dict[str, Any]
+    ) -> Outcome:
+        """Zigflow: a switch case naming a ``do`` block runs it, and the flow comes back
+        to the task after the switch with the block's output (``end`` still ends)."""
+        target = checked(tasks.tasks[tasks.index_of(name)])
+        if not is_block(target):
+            return value, name  # not a block: an ordinary jump
+        output, flow = await self.run_task(target, value, scope)
+        return output, "end" if flow == "end" else None
 
     async def run_task(self, task: Task, raw: Any, scope: dict[str, Any]) -> Outcome:
         pointer = task.pointer
@@ -86,7 +125,16 @@ class Interpreter:
         await self.io.checkpoint(pointer)
         task_info = {"name": task.name, "reference": pointer, "definition": task.definition}
         task_info["input"] = raw
-        args = {**scope, "task": task_info, "input": raw}
+        policy = self.policy
+        before = policy.before_task(task)
+        if before:
+            self.remember(before)
+        args = {
+            **scope,
+            "task": task_info,
+            "input": policy.input_var(raw, self.workflow_info["input"]),
+            "output": policy.output_var(raw),
+        }
         # The spec's order: ``if`` sees the raw input "before any other expression
         # of the task", then the raw input is validated, then ``input.from``.
         if task.condition is not None and not truthy(
@@ -98,8 +146,9 @@ class Interpreter:
             task.input_schema.validate(raw, what="the task input", instance=pointer)
         value = raw
         if task.input_from is not None:
-            value = await self.eval_field(task.input_from, raw, args, pointer + "/input/from")
-        args["input"] = value
+            value = await self._eval_own(task.input_from, raw, args, pointer + "/input/from")
+        args["input"] = policy.input_var(value, self.workflow_info["input"])
+        args["output"] = policy.output_var(raw)
         task_info["input"] = value
         self.io.progress_note(pointer, "started")
         try:
@@ -111,14 +160,20 @@ class Interpreter:
                 error.instance = pointer
             self.io.progress_note(pointer, "failed")
             raise
+        if flow is not None and flow not in FLOW_DIRECTIVES and policy.body_jumps_run_blocks:
+            flow = REDIRECT + flow
+        recorded = policy.record(task, output)
+        if recorded:
+            self.remember(recorded)
+        # ``.`` of output.as and export.as is the task's output, in every dialect.
         args["output"] = output
         if task.output_as is not None:
-            output = await self.eval_field(task.output_as, output, args, pointer + "/output/as")
+            output = await self._eval_own(task.output_as, output, args, pointer + "/output/as")
             args["output"] = output
         if task.output_schema is not None:
             task.output_schema.validate(output, what="the task output", instance=pointer)
         if task.export_as is not None:
-            self.context = await self.eval_field(
+            self.context = await self._eval_own(
                 task.export_as, output, args, pointer + "/export/as"
             )
         if task.export_schema is not None:
@@ -157,7 +212,11 @@ class Interpreter:
     # -- expressions ----------------------------------------------------------
 
     def _arguments(self, args: dict[str, Any]) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self.workflow.dialect != "spec":
+            extra[ZIGFLOW_FUNCTIONS_ARG] = {"uuid": None}
         return {
+            **extra,
             "context": self.context,
             "input": args.get("input"),
             "output": args.get("output"),
@@ -172,10 +231,30 @@ class Interpreter:
         }
 
     async def eval_field(self, expr: Any, value: Any, args: dict[str, Any], where: str) -> Any:
-        return await evaluate_field(expr, value, self._arguments(args), self.io.evaluate, where)
+        """A task's own expression: ``.`` is what the dialect says (engine/dialects.py)."""
+        dot = self.policy.dot(value, self.data)
+        return await evaluate_field(expr, dot, self._arguments(args), self._evaluate, where)
 
     async def eval_value(self, expr: Any, value: Any, args: dict[str, Any], where: str) -> Any:
-        return await evaluate_value(expr, value, self._arguments(args), self.io.evaluate, where)
+        dot = self.policy.dot(value, self.data)
+        return await evaluate_value(expr, dot, self._arguments(args), self._evaluate, where)
+
+    async def _eval_own(self, expr: Any, value: Any, args: dict[str, Any], where: str) -> Any:
+        """``input.from``, ``output.as``, ``export.as``: ``.`` is ``value`` in every dialect."""
+        return await evaluate_field(expr, value, self._arguments(args), self._evaluate, where)
+
+    async def _evaluate(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Any:
+        """One jq body; in the Zigflow dialect a body calling ``uuid`` gets a fresh one.
+
+        The uuid derives from the run id and a counter, so a replay of the run
+        makes the same ones in the same order (workflow code must be deterministic).
+        """
+        if ZIGFLOW_FUNCTIONS_ARG in args and uses_uuid(body):
+            self.uuids += 1
+            seed = f"{self.workflow_info.get('runId')}/{self.uuids}".encode()
+            made = uuid.UUID(bytes=hashlib.sha256(seed).digest()[:16], version=4)
+            args = {**args, ZIGFLOW_FUNCTIONS_ARG: {"uuid": str(made)}}
+        return await self.io.evaluate(body, data, args, where)
 
     async def _with_timeout(
         self, coro: Awaitable[Outcome], limit: timedelta | None, pointer: str

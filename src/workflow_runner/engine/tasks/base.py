@@ -22,6 +22,7 @@ from typing import Any, Protocol, TypeVar
 
 from workflow_runner.dsl.model import Bindings, Flow, JsonObject, TaskList, TaskModel
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
+from workflow_runner.engine.dialects import DataModel
 
 Outcome = tuple[Any, Flow]
 R = TypeVar("R")
@@ -90,6 +91,11 @@ class Execution(Protocol):
 
     @property
     def io(self) -> WorkflowIO: ...
+
+    @property
+    def policy(self) -> DataModel:
+        """The dialect's data model (engine/dialects.py): what a fork or a for returns..."""
+        ...
 
     async def eval_field(self, expr: Any, value: Any, args: Bindings, where: str) -> Any:
         """An always-expression field (``if``, ``for.in``): jq with or without ``${ }``."""
