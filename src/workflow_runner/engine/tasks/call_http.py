@@ -15,6 +15,11 @@ from urllib.parse import quote
 from workflow_runner.dsl.model import Bindings, JsonObject
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
 from workflow_runner.engine.secrets import SecretScope
+from workflow_runner.engine.tasks.authentication import (
+    AuthenticationPolicy,
+    describe,
+    read_policy,
+)
 from workflow_runner.engine.tasks.base import (
     ActivityCall,
     ActivitySet,
@@ -48,6 +53,8 @@ class HttpRequest:
     redirect: bool = False
     instance: str = ""
     secret_scope: SecretScope | None = None
+    # endpoint.authentication resolved (authentication.py's wire form): secrets still tokens
+    authentication: JsonObject | None = None
 
 
 # -- the task ------------------------------------------------------------------
@@ -55,10 +62,17 @@ class HttpRequest:
 
 @dataclass(frozen=True, kw_only=True)
 class CallHttpTask(Task):
-    spec: Mapping[str, Any]  # call.with as written; ${ } evaluated per run
+    spec: Mapping[str, Any]  # call.with as written, minus endpoint.authentication
+    authentication: AuthenticationPolicy | None = None
 
     async def execute(self, run: Execution, value: Any, args: Bindings) -> Outcome:
         spec = await run.eval_value(dict(self.spec), value, args, self.pointer + "/with")
+        policy = None
+        if self.authentication is not None:
+            where = self.pointer + "/with/endpoint/authentication"
+            policy = await self.authentication.resolve(run, value, args, where)
+            # $authorization for output.as and export.as (args is this task's own).
+            args["authorization"] = describe(policy)
         endpoint = spec["endpoint"]
         uri = endpoint["uri"] if isinstance(endpoint, dict) else endpoint
         request = HttpRequest(
@@ -70,6 +84,7 @@ class CallHttpTask(Task):
             output=spec.get("output", "content"),
             redirect=bool(spec.get("redirect", False)),
             instance=self.pointer,
+            authentication=policy,
         )
         return await run.io.activity(
             ActivityCall(ACTIVITY, request, self.timeout, self.pointer)
@@ -88,18 +103,19 @@ def read(reader: DefinitionReader, node: TaskNode) -> CallHttpTask | None:
     if "method" not in spec or "endpoint" not in spec:
         reader.problem(with_pointer, "call: http needs 'method' and 'endpoint'")
     endpoint = spec.get("endpoint")
+    policy = None
     if isinstance(endpoint, dict):
         if "uri" not in endpoint:
             reader.problem(f"{with_pointer}/endpoint", "endpoint needs 'uri'")
         if "authentication" in endpoint:
-            reader.problem(
-                f"{with_pointer}/endpoint/authentication",
-                "endpoint authentication is not supported yet; pass headers with $secrets",
-            )
+            at = f"{with_pointer}/endpoint/authentication"
+            policy = read_policy(reader, at, endpoint["authentication"], node.scope)
+            endpoint = {k: v for k, v in endpoint.items() if k != "authentication"}
+            spec = {**spec, "endpoint": endpoint}  # the policy is evaluated on its own
     if spec.get("output", "content") not in OUTPUTS:
         reader.problem(f"{with_pointer}/output", "output must be content, response or raw")
     reader.expressions_in(with_pointer, spec, node.scope)
-    return CallHttpTask(**node.common, spec=spec)
+    return CallHttpTask(**node.common, spec=spec, authentication=policy)
 
 
 def expand_uri_template(uri: str, value: Any) -> str:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,7 @@ from workflow_runner.engine.secrets import (
     redact_value,
     reveal,
 )
+from workflow_runner.engine.tasks.authentication_activity import AuthenticationError, auth_for
 from workflow_runner.engine.tasks.call_http import (
     ACTIVITY,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -121,6 +123,8 @@ class HttpActivities:
             return RawValue(Payload(metadata={"encoding": b"json/plain"}, data=data))
         except ApplicationError:
             raise
+        except AuthenticationError as e:
+            raise activity_failure(e.error, retryable=e.retryable) from None
         except MissingSecretError as e:
             error = WorkflowError.of(
                 "configuration", str(e), title="Secret not set", instance=request.instance
@@ -133,6 +137,32 @@ class HttpActivities:
             raise ApplicationError(message, type=type(e).__name__) from None
 
     async def _call(self, request: HttpRequest) -> Any:
+        """Authenticate (endpoint.authentication), then send; redact its credentials too.
+
+        The policy's passwords, the issued access token and the Authorization
+        header join the worker's secrets for this call's redaction: a server
+        that echoes them back cannot get them into the result or an error.
+        """
+        if request.authentication is None:
+            return await self._send(request, None, self.secrets)
+        authorization = await auth_for(
+            request.authentication,
+            self.client,
+            self.secrets,
+            request.secret_scope,
+            instance=request.instance,
+        )
+        secrets = {**self.secrets, **authorization.sensitive}
+        try:
+            return await self._send(request, authorization.auth, secrets)
+        except (ApplicationError, AuthenticationError, MissingSecretError):
+            raise
+        except Exception as e:  # may quote the request: redact the credentials as well
+            raise RuntimeError(redact(f"{type(e).__name__}: {e}", secrets)) from None
+
+    async def _send(
+        self, request: HttpRequest, auth: httpx.Auth | None, secrets: Mapping[str, str]
+    ) -> Any:
         scope = request.secret_scope
         headers = {str(k): str(v) for k, v in reveal(request.headers, self.secrets, scope).items()}
         params = {k: _query_value(v) for k, v in reveal(request.query, self.secrets, scope).items()}
@@ -140,6 +170,8 @@ class HttpActivities:
         uri = httpx.URL(reveal(request.uri, self.secrets, scope)).copy_merge_params(params)
         body = reveal(request.body, self.secrets, scope)
         kwargs: dict[str, Any] = {"headers": headers}
+        if auth is not None:
+            kwargs["auth"] = auth
         if body is not None:
             if isinstance(body, str | bytes):
                 kwargs["content"] = body
@@ -152,7 +184,8 @@ class HttpActivities:
             ) as streamed:
                 ok_until = 399 if request.redirect else 299
                 if not 200 <= streamed.status_code <= ok_until:
-                    raise self._status_failure(request, streamed, await _head(streamed))
+                    head = await _head(streamed)
+                    raise self._status_failure(request, streamed, head, secrets)
                 response = _Response(
                     streamed.status_code,
                     streamed.headers,
@@ -172,12 +205,12 @@ class HttpActivities:
         except httpx.HTTPError as e:
             error = WorkflowError.of(
                 "communication",
-                redact(f"{method} {request.uri} failed: {type(e).__name__}: {e}", self.secrets),
+                redact(f"{method} {request.uri} failed: {type(e).__name__}: {e}", secrets),
                 title="HTTP request failed",
                 instance=request.instance,
             )
             raise activity_failure(error, retryable=True) from None
-        return redact_value(self._shape_output(request, response), self.secrets)
+        return redact_value(self._shape_output(request, response, secrets), secrets)
 
     async def _read_capped(self, response: httpx.Response) -> bytearray:
         """The decoded body, failing as soon as it exceeds the cap (checked per chunk)."""
@@ -195,9 +228,13 @@ class HttpActivities:
         return body
 
     def _status_failure(
-        self, request: HttpRequest, response: httpx.Response, head: bytes
+        self,
+        request: HttpRequest,
+        response: httpx.Response,
+        head: bytes,
+        secrets: Mapping[str, str],
     ) -> ApplicationError:
-        text = redact(head.decode(response.encoding or "utf-8", errors="replace"), self.secrets)
+        text = redact(head.decode(response.encoding or "utf-8", errors="replace"), secrets)
         error = WorkflowError(
             type="https://serverlessworkflow.io/spec/1.0.0/errors/communication",
             status=response.status_code,
@@ -205,16 +242,18 @@ class HttpActivities:
             detail=redact(
                 f"{request.method.upper()} {request.uri} returned {response.status_code}: "
                 f"{text[:500]}",
-                self.secrets,
+                secrets,
             ),
             instance=request.instance,
         )
         return activity_failure(error, retryable=response.status_code >= 500)
 
-    def _shape_output(self, request: HttpRequest, response: _Response) -> Any:
+    def _shape_output(
+        self, request: HttpRequest, response: _Response, secrets: Mapping[str, str]
+    ) -> Any:
         if request.output == "raw":
-            return _base64(redact_bytes(response.body, self.secrets))
-        content = self._decode_content(response)
+            return _base64(redact_bytes(response.body, secrets))
+        content = self._decode_content(response, secrets)
         if request.output == "response":
             return {
                 "request": {
@@ -228,7 +267,7 @@ class HttpActivities:
             }
         return content
 
-    def _decode_content(self, response: _Response) -> Any:
+    def _decode_content(self, response: _Response, secrets: Mapping[str, str]) -> Any:
         """JSON stays JSON (arrays too), text stays text, anything else is base64."""
         body = response.body
         if not body:
@@ -246,7 +285,7 @@ class HttpActivities:
                 return body.decode(response.encoding)
             except (UnicodeDecodeError, LookupError):
                 pass
-        return _base64(redact_bytes(body, self.secrets))
+        return _base64(redact_bytes(body, secrets))
 
 
 async def _head(response: httpx.Response) -> bytes:
