@@ -1,11 +1,15 @@
-"""``for``: run a task list once per item of a collection (maps iterate as key/value)."""
+"""``for``: run a task list once per item of a collection.
+
+What it iterates (a map as key/value pairs, Zigflow's number as a count) and
+what it returns (the last iteration's output, or Zigflow's collected
+iterations) is the dialect's data model (``run.policy``).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from workflow_runner.dsl.errors import WorkflowError
 from workflow_runner.dsl.expressions import truthy
 from workflow_runner.dsl.model import Bindings, TaskList
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
@@ -21,19 +25,13 @@ class ForTask(Task):
     tasks: TaskList
 
     async def execute(self, run: Execution, value: Any, args: Bindings) -> Outcome:
-        collection = await run.eval_field(self.collection, value, args, self.pointer + "/for/in")
-        if collection is None:
-            collection = []
-        if isinstance(collection, dict):
-            collection = [{"key": k, "value": v} for k, v in collection.items()]
-        if not isinstance(collection, list):
-            raise WorkflowError.of(
-                "expression",
-                f"for.in must evaluate to an array, got {type(collection).__name__}",
-                instance=self.pointer + "/for/in",
-            )
+        where = self.pointer + "/for/in"
+        collection = await run.eval_field(self.collection, value, args, where)
+        items, by_key = run.policy.for_items(collection, where)
         output = value
-        for index, item in enumerate(collection):
+        keys: list[Any] = []
+        outputs: list[Any] = []
+        for index, item in items:
             loop_vars = {self.each: item, self.at: index}
             scope = {**scope_of(args), **loop_vars}
             unbind = run.bind_data(loop_vars)
@@ -50,9 +48,14 @@ class ForTask(Task):
                 output, flow = await run.run_list(self.tasks, output, scope)
             finally:
                 unbind()
+            keys.append(index)
+            outputs.append(output)
+            done = run.policy.iteration_done(self, output)
+            if done:
+                run.remember(done)
             if flow == "end":
                 return output, "end"
-        return output, None
+        return run.policy.for_output(keys, outputs, by_key, output), None
 
 
 def read(reader: DefinitionReader, node: TaskNode) -> ForTask | None:

@@ -1,4 +1,5 @@
-"""``fork``: branches run concurrently; all outputs as a list, or the first to finish."""
+"""``fork``: branches run concurrently; all outputs (as the dialect shapes them:
+a list, or Zigflow's map by branch name), or the first to finish."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ class ForkTask(Task):
         import asyncio  # here, not at the top: reading definitions (validate) stays light
 
         results = await asyncio.gather(*branches)
-        return [output for output, _ in results], None
+        names = [b.name for b in self.branches.tasks]
+        return run.policy.fork_output(names, [output for output, _ in results]), None
 
 
 def read(reader: DefinitionReader, node: TaskNode) -> ForkTask | None:

@@ -38,7 +38,8 @@ class TryTask(Task):
             try:
                 return await run.run_list(self.tasks, value, scope_of(args))
             except WorkflowError as error:
-                error_var = {self.error_as: error.to_dict()}
+                # The spec binds the error as a variable; Zigflow also as $data.<as>.
+                error_var, error_data = run.policy.caught(self.error_as, error.to_dict())
                 if not await self.catches(run, error, value, {**args, **error_var}):
                     raise
                 attempt += 1
@@ -48,7 +49,13 @@ class TryTask(Task):
                     await run.io.sleep(delay)
                     continue
                 if self.recover is not None:
-                    return await run.run_list(self.recover, value, {**scope_of(args), **error_var})
+                    unbind = run.bind_data(error_data)
+                    try:
+                        return await run.run_list(
+                            self.recover, value, {**scope_of(args), **error_var}
+                        )
+                    finally:
+                        unbind()
                 if self.retry is not None:
                     raise  # retries exhausted and nothing to recover with
                 return value, None
