@@ -29,6 +29,7 @@ from workflow_runner.dsl.expressions import (
     is_expression,
 )
 from workflow_runner.dsl.loader import Locations, pointer_join
+from workflow_runner.dsl.metadata import check_definition as check_metadata
 from workflow_runner.dsl.model import Document, RetryPolicy, TaskList, TaskModel, WorkflowModel
 from workflow_runner.dsl.schemas import DataSchema, read_schema
 
@@ -120,6 +121,7 @@ class DefinitionReader:
                 self.problem(pointer_join("", key), f"unknown top-level property {key!r}")
         document = self.document(data.get("document"))
         secrets = self.use(data.get("use"))
+        check_metadata(data, self.problem)  # Temporal options in metadata (dsl/metadata.py)
         if "schedule" in data:
             self.problem("/schedule", "'schedule' is not supported yet; start runs with the CLI")
         evaluate = data.get("evaluate")

@@ -1,4 +1,4 @@
-"""``engine/metadata.py``'s typed metadata as temporalio objects (workflow side).
+"""``dsl/metadata.py``'s typed metadata as temporalio objects (workflow side).
 
 Kept apart from ``metadata.py`` so that ``validate`` never imports temporalio.
 """
@@ -17,7 +17,7 @@ from temporalio.common import (
 )
 
 from workflow_runner.dsl.errors import WorkflowError
-from workflow_runner.engine.metadata import ActivityOptions, RetrySpec, SearchAttribute
+from workflow_runner.dsl.metadata import ActivityOptions, RetrySpec, SearchAttribute
 
 # Before a definition says otherwise: three attempts, 1 s then 2 s apart.
 IO_RETRY = RetryPolicy(

@@ -51,8 +51,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflow_runner.engine.registry import AD_HOC_TYPE, QueueConfig, config_for
     from workflow_runner.engine.secrets import NONCE_ACTIVITY, SecretScope, tokens_for
-    from workflow_runner.engine.metadata import NO_OPTIONS, ActivityOptions, activity_options
-    from workflow_runner.engine.metadata import resolve as resolve_pointer
+    from workflow_runner.dsl.metadata import NO_OPTIONS, ActivityOptions, activity_options
+    from workflow_runner.dsl.metadata import resolve as resolve_pointer
     from workflow_runner.engine.tasks.base import ActivityCall, Outcome
     from workflow_runner.engine.tasks.call_activity import ExternalActivity
     from workflow_runner.engine.temporal_options import (
@@ -336,7 +336,7 @@ class DslWorkflow:
             self._progress_offset += dropped
 
     async def activity(self, call: ActivityCall) -> Any:
-        """Run a task's activity with the options its definition gives (engine/metadata.py:
+        """Run a task's activity with the options its definition gives (dsl/metadata.py:
         ``activityOptions``, ``retry``; the task's timeout otherwise); its request carries
         the secret scope. A ``call: activity`` goes to its own name and task queue with
         its arguments as they are, so any worker in any language can serve it."""
@@ -432,4 +432,9 @@ async def _as_dsl_errors(call: Awaitable[Any], pointer: str) -> Any:
     except asyncio.CancelledError:
         raise
     except Exception as err:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            # Cancelled from outside (a task's timeout, via wait_for): the activity's
+            # "Cancelled" is not the task's error; wait_for raises the timeout error.
+            raise asyncio.CancelledError from None
         raise to_workflow_error(err, pointer) from None

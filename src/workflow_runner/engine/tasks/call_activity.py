@@ -7,7 +7,7 @@
       name: FetchProfile          # the activity type, as registered by its worker
       taskQueue: profiles         # where that worker polls
       arguments: [${ .userId }]   # positional arguments; ${ } evaluated per run
-      options:                    # optional: activityOptions (engine/metadata.py)
+      options:                    # optional: activityOptions (dsl/metadata.py)
         startToCloseTimeout: {seconds: 30}
 ```
 
@@ -27,7 +27,7 @@ from typing import Any
 
 from workflow_runner.dsl.model import Bindings
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
-from workflow_runner.engine.metadata import NO_OPTIONS, ActivityOptions, options_at
+from workflow_runner.dsl.metadata import NO_OPTIONS, ActivityOptions, options_at
 from workflow_runner.engine.tasks.base import ActivityCall, Execution, Outcome, Task
 
 WITH_PROPERTIES = frozenset({"name", "taskQueue", "arguments", "options"})

@@ -355,15 +355,15 @@ def search_attributes(
                 )
             result.append(SearchAttribute(str(name), kind, item.get("value")))
         else:
-            kind = infer_type(item)
-            if kind is None:
+            inferred = infer_type(item)
+            if inferred is None:
                 report(
                     at,
                     "give the search attribute's type ({type: keyword, value: ...}): "
                     "it cannot be inferred from an expression or this value",
                 )
             else:
-                result.append(SearchAttribute(str(name), kind, item))
+                result.append(SearchAttribute(str(name), inferred, item))
     _raise_if(found)
     return tuple(result)
 
