@@ -72,8 +72,19 @@ def config_for(task_queue: str) -> QueueConfig:
         return stack[-1] if stack else DEFAULT
 
 
+def _each_workflow(definitions: Iterable[Definition]) -> Iterable[Definition]:
+    """Every workflow of every definition: a Zigflow document of named ``do`` blocks
+    defines one per block, served under the block's name (as Zigflow registers them)."""
+    for definition in definitions:
+        if definition.model.workflows:
+            yield from (definition.workflow(name) for name in definition.model.workflows)
+        else:
+            yield definition
+
+
 def serve(definitions: Iterable[Definition]) -> dict[str, Registered]:
-    """The definitions a worker serves, by workflow type (``document.name``).
+    """The definitions a worker serves, by workflow type (``document.name``, Zigflow's
+    ``document.workflowType``, or each block name of a Zigflow multi-workflow document).
 
     Versioning: a task queue serves one definition per name, so a changed
     definition cannot replay under runs that started with the old one. Run a
@@ -81,7 +92,7 @@ def serve(definitions: Iterable[Definition]) -> dict[str, Registered]:
     its own task queue, and retire the old worker when its runs are done.
     """
     served: dict[str, Registered] = {}
-    for definition in definitions:
+    for definition in _each_workflow(definitions):
         name = definition.name
         if name == AD_HOC_TYPE:
             raise DefinitionConflictError(
