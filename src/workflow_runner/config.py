@@ -24,6 +24,7 @@ from pydantic import SecretStr
 DEFAULT_DATA_DIR = Path("~/.stigmer/data").expanduser()
 SECRET_PREFIX = "WORKFLOW_SECRET_"
 ENV_PREFIX = "WORKFLOW_ENV_"
+ZIGFLOW_ENV_PREFIX = "ZIGGY_"  # Zigflow's own prefix for $env
 
 
 class StorageType(StrEnum):
@@ -326,6 +327,14 @@ VARIABLES: tuple[Variable, ...] = (
         "log_level",
     ),
     Variable("LOG_FORMAT", choice("text", "json"), "text", "log format", "log_format"),
+    Variable(
+        "WORKFLOW_DIALECT",
+        choice("spec", "zigflow"),
+        None,
+        "read every definition in this dialect (`--dialect` per command)",
+        "workflow_dialect",
+        "by document: `zigflow` when it has `taskQueue`/`workflowType`",
+    ),
 )
 PREFIXES: tuple[tuple[str, str], ...] = (
     (
@@ -333,6 +342,7 @@ PREFIXES: tuple[tuple[str, str], ...] = (
         "`$secrets.<name>` in workflows (only where the definition declares it)",
     ),
     (ENV_PREFIX + "<NAME>", "Zigflow's `$env.<NAME>`, captured when a run starts"),
+    (ZIGFLOW_ENV_PREFIX + "<NAME>", "`$env.<NAME>` as Zigflow names it (`WORKFLOW_ENV_` wins)"),
 )
 
 
@@ -387,6 +397,7 @@ class Settings:
     metrics_port: int = 9464
     log_level: str = "WARNING"
     log_format: str = "text"
+    workflow_dialect: str | None = None
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -497,7 +508,8 @@ def workflow_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
 
     The whole environment would put credentials into the event history.
     """
-    return prefixed(os.environ if env is None else env, ENV_PREFIX)
+    source = os.environ if env is None else env
+    return {**prefixed(source, ZIGFLOW_ENV_PREFIX), **prefixed(source, ENV_PREFIX)}
 
 
 def markdown_table() -> str:
