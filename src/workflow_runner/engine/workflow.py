@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflow_runner.engine.activities.expressions import SHELF, Shelved
     from workflow_runner.engine.definition import model_of
+    from workflow_runner.engine.events import Listener
     from workflow_runner.engine.failures import to_application_error, to_workflow_error
     from workflow_runner.engine.inbox import EVENT_SIGNAL as EVENT_SIGNAL  # cli: emit
     from workflow_runner.engine.inbox import Inbox
@@ -410,8 +411,8 @@ class DslWorkflow:
             pointer,
         )
 
-    async def listen(self, to: Mapping[str, Any], limit: timedelta | None, pointer: str) -> Any:
-        return await self._inbox.listen(to, limit, pointer)
+    async def listen(self, listener: Listener, limit: timedelta | None, pointer: str) -> None:
+        await self._inbox.listen(listener, limit, pointer)
 
     def emit(self, attributes: dict[str, Any]) -> dict[str, Any]:
         return self._inbox.emit(attributes)
