@@ -167,7 +167,7 @@ class GrpcActivities:
                 if method.server_streaming:
                     stream = channel.unary_stream(
                         path,
-                        request_serializer=Message.SerializeToString,
+                        request_serializer=_serialize,
                         response_deserializer=output_class.FromString,
                     )(message, timeout=deadline, metadata=metadata)
                     replies, total = [], 0
@@ -180,7 +180,7 @@ class GrpcActivities:
                     return redact_value(replies, self.secrets)
                 reply = await channel.unary_unary(
                     path,
-                    request_serializer=Message.SerializeToString,
+                    request_serializer=_serialize,
                     response_deserializer=output_class.FromString,
                 )(message, timeout=deadline, metadata=metadata)
                 return redact_value(_to_dict(reply), self.secrets)
@@ -339,3 +339,7 @@ def _too_large(request: GrpcRequest, where: str, limit: int) -> _Failure:
         instance=request.instance,
     )
     return _Failure(error, retryable=False)
+
+
+def _serialize(message: Message) -> bytes:
+    return message.SerializeToString()
