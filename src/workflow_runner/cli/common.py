@@ -20,9 +20,11 @@ def settings_or_exit() -> Settings:
         fail(str(e), EXIT_INVALID)
 
 
-def definition_or_exit(path: Path) -> Definition:
+def definition_or_exit(
+    path: Path, dialect: str | None = None, workflow: str | None = None
+) -> Definition:
     try:
-        return load_definition(path)
+        return load_definition(path, dialect, workflow)
     except DefinitionError as e:
         count = len(e.problems)
         fail(

@@ -175,6 +175,14 @@ InputOption = Annotated[
     str | None, typer.Option("--input", "-i", help="Workflow input: JSON text or @file.json")
 ]
 IdOption = Annotated[str | None, typer.Option("--id", help="Workflow id (default: name-random)")]
+DialectOption = Annotated[
+    str | None,
+    typer.Option(
+        "--dialect",
+        envvar="WORKFLOW_DIALECT",
+        help="Read as spec or zigflow (default: zigflow when document has taskQueue/workflowType)",
+    ),
+]
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
@@ -190,6 +198,11 @@ def run(
     input: InputOption = None,
     workflow_id: IdOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr")] = False,
+    dialect: DialectOption = None,
+    workflow: Annotated[
+        str | None,
+        typer.Option("--workflow", help="Which workflow of a Zigflow multi-workflow document"),
+    ] = None,
 ) -> None:
     """Run a workflow to completion and print its output as JSON.
 
@@ -200,7 +213,7 @@ def run(
     from workflow_runner.cli.logs import configure_logging
 
     settings = settings_or_exit()
-    definition = definition_or_exit(file)
+    definition = definition_or_exit(file, dialect, workflow)
     run_input = parse_json_option(input, "--input", max_bytes=settings.max_payload_bytes)
     configure_logging(settings, to_file=True)
     result = run_async(_run(settings, definition, run_input, workflow_id, quiet))
@@ -313,20 +326,32 @@ def _about_workflow(workflow_id: str, settings: Settings) -> Iterator[None]:
 
 
 @app.command()
-def validate(files: Annotated[list[Path], typer.Argument(help="Definitions to check")]) -> None:
-    """Check definitions without running them; exit 2 if any is invalid."""
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="Definitions to check")],
+    dialect: DialectOption = None,
+) -> None:
+    """Check definitions without running them; exit 2 if any is invalid.
+
+    Each valid file is printed with the dialect it was read in (spec or zigflow)
+    and, for a Zigflow document of several workflows, their names.
+    """
     from workflow_runner.dsl.errors import DefinitionError
     from workflow_runner.engine.definition import load_definition
 
     bad = 0
     for file in files:
         try:
-            definition = load_definition(file)
+            definition = load_definition(file, dialect)
         except DefinitionError as e:
             bad += 1
             err.print(str(e), soft_wrap=True, markup=False)
             continue
-        err.print(f"✓ {file}: {definition.reference}", markup=False)
+        workflows = definition.model.workflows
+        several = f", workflows: {', '.join(workflows)}" if workflows else ""
+        err.print(
+            f"✓ {file}: {definition.reference} (dialect: {definition.dialect}{several})",
+            markup=False,
+        )
     if bad:
         raise typer.Exit(EXIT_INVALID)
 
