@@ -23,6 +23,7 @@ from workflow_runner.engine.tasks import (
     listen,
     raise_error,
     run,
+    run_container,
     run_process,
     set,
     switch,
@@ -55,6 +56,7 @@ ACTIVITIES: tuple[Callable[[Settings], ActivitySet], ...] = (
     call_grpc.activities,
     call_openapi.activities,
     run_process.activities,
+    run_container.activities,
 )
 
 __all__ = ["ACTIVITIES", "TASK_TYPES"]

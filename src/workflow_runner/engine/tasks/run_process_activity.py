@@ -123,15 +123,16 @@ class ProcessActivities:
         if code != 0 and request.returns not in ("code", "all"):
             error = WorkflowError.of(
                 "runtime",
-                f"{request.kind} exited with code {code}: {_tail(stderr) or _tail(stdout)}",
+                f"{request.kind} exited with code {code}: {tail(stderr) or tail(stdout)}",
                 title=f"{request.kind.capitalize()} process failed",
                 instance=request.instance,
             )
             raise activity_failure(error, retryable=False)
-        return _shape(request.returns, code, stdout, stderr)
+        return shape_result(request.returns, code, stdout, stderr)
 
 
-def _tail(text: str, limit: int = 1000) -> str:
+def tail(text: str, limit: int = 1000) -> str:
+    """The end of a process's output: where its error message usually is."""
     return text.strip()[-limit:]
 
 
@@ -163,7 +164,8 @@ _JS_PRELUDE = (
 )
 
 
-def _shape(returns: str, code: int, stdout: str, stderr: str) -> Any:
+def shape_result(returns: str, code: int, stdout: str, stderr: str) -> Any:
+    """The spec's ``run.return``: what a process task outputs."""
     if returns == "code":
         return code
     if returns == "stderr":
