@@ -45,6 +45,8 @@ HEARTBEAT = "heartbeat"
 RETRY = "retry"
 CAN_MAX_HISTORY_LENGTH = "canMaxHistoryLength"
 CONTINUE_AS_NEW = "continueAsNew"
+# What a run records about itself in Temporal's visibility (evaluated when set).
+ANNOTATIONS = (SEARCH_ATTRIBUTES, MEMO)
 SEARCH_ATTRIBUTE_TYPES = frozenset(
     {"text", "keyword", "int", "double", "bool", "datetime", "keywordlist"}
 )

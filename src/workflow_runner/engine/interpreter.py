@@ -27,6 +27,7 @@ from workflow_runner.dsl.expressions import (
     truthy,
     uses_uuid,
 )
+from workflow_runner.dsl.metadata import ANNOTATIONS
 from workflow_runner.dsl.model import TaskList, WorkflowModel
 from workflow_runner.engine.dialects import (
     FLOW_DIRECTIVES,
@@ -151,6 +152,12 @@ class Interpreter:
         args["output"] = policy.output_var(raw)
         task_info["input"] = value
         self.io.progress_note(pointer, "started")
+        metadata = task.definition.get("metadata")
+        if isinstance(metadata, dict) and not metadata.keys().isdisjoint(ANNOTATIONS):
+            # search attributes and memo, evaluated as the task starts (dsl/metadata.py)
+            spec = {key: metadata[key] for key in ANNOTATIONS if key in metadata}
+            where = pointer + "/metadata"
+            self.io.annotate(await self.eval_value(spec, value, args, where), where)
         try:
             output, flow = await self._with_timeout(
                 task.execute(self, value, args), task.timeout, pointer

@@ -52,14 +52,25 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflow_runner.engine.registry import AD_HOC_TYPE, QueueConfig, config_for
     from workflow_runner.engine.secrets import NONCE_ACTIVITY, SecretScope, tokens_for
-    from workflow_runner.dsl.metadata import NO_OPTIONS, ActivityOptions, activity_options
+    from workflow_runner.dsl.metadata import (
+        ANNOTATIONS,
+        NO_OPTIONS,
+        ActivityOptions,
+        activity_options,
+        memo,
+        search_attributes,
+    )
     from workflow_runner.dsl.metadata import resolve as resolve_pointer
     from workflow_runner.engine.tasks.base import ActivityCall, Outcome
     from workflow_runner.engine.tasks.call_activity import ExternalActivity
     from workflow_runner.engine.temporal_options import (
         DEFAULT_ACTIVITY_TIMEOUT as DEFAULT_ACTIVITY_TIMEOUT,
     )
-    from workflow_runner.engine.temporal_options import IO_RETRY, activity_kwargs
+    from workflow_runner.engine.temporal_options import (
+        IO_RETRY,
+        activity_kwargs,
+        search_attribute_updates,
+    )
 
 # Above this much JSON, jq runs in a local activity rather than in workflow code.
 INLINE_EXPRESSION_BYTES = 256 * 1024
@@ -150,6 +161,7 @@ class DslWorkflow:
         )
         self._interpreter = interpreter
         try:
+            await self._annotate_start(interpreter, request.input)
             output = await interpreter.run(request.input)
             encoded = self._encode_output(output)
         except WorkflowError as error:
@@ -158,6 +170,28 @@ class DslWorkflow:
             if self._large:
                 trim_memory_soon()
         return encoded
+
+    async def _annotate_start(self, interpreter: Interpreter, run_input: Any) -> None:
+        """The document's search attributes and memo, evaluated on the input and upserted as
+        the run starts: a definition served by type is started by clients that know nothing
+        of them (runs our client starts also carry the literal ones from the start)."""
+        metadata = self._definition.get("document", {}).get("metadata")
+        if not isinstance(metadata, dict) or not ANNOTATIONS & metadata.keys():
+            return
+        where = "/document/metadata"
+        spec = {key: metadata[key] for key in ANNOTATIONS if key in metadata}
+        values = await interpreter.eval_value(spec, run_input, {"input": run_input}, where)
+        self.annotate(values, where)
+
+    def annotate(self, values: Mapping[str, Any], pointer: str) -> None:
+        """Upsert evaluated ``searchAttributes`` and ``memo`` (a task's as it starts)."""
+        attributes = search_attributes(values, pointer)
+        if attributes:
+            updates = search_attribute_updates(attributes, [a.value for a in attributes], pointer)
+            workflow.upsert_search_attributes(updates)
+        memo_values = memo(values, pointer)
+        if memo_values:
+            workflow.upsert_memo(memo_values)
 
     @staticmethod
     def _request(

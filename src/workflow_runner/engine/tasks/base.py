@@ -83,6 +83,10 @@ class WorkflowIO(Protocol):
 
     def progress_note(self, pointer: str, status: str) -> None: ...
 
+    def annotate(self, values: JsonObject, pointer: str) -> None:
+        """Record evaluated ``searchAttributes``/``memo`` of a task's metadata on the run."""
+        ...
+
     async def first_completed(self, coros: Sequence[Awaitable[Outcome]]) -> Outcome: ...
 
 
