@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from workflow_runner.dsl.errors import DefinitionError, Problem
+from workflow_runner.dsl.expressions import is_expression
 from workflow_runner.dsl.loader import (
     MAX_DEFINITION_BYTES,
     Locations,
@@ -49,7 +50,9 @@ from workflow_runner.engine.tasks.call_function import (
 )
 
 FETCH_TIMEOUT_SECONDS = 30.0
-_GITHUB = re.compile(r"^https://github\.com/([^/]+)/([^/]+?)(?:\.git)?(?:/(?:tree|blob)/([^/]+))?(/.*)?$")
+_GITHUB = re.compile(
+    r"^https://github\.com/([^/]+)/([^/]+?)(?:\.git)?(?:/(?:tree|blob)/([^/]+))?(/.*)?$"
+)
 _GITLAB = re.compile(r"^https://gitlab\.com/(.+?)(?:/-/(?:tree|blob)/([^/]+))(/.*)?$")
 
 
@@ -61,15 +64,17 @@ def include_catalog_functions(data: Any, locations: Locations, source: str) -> A
     """
     if not isinstance(data, dict):
         return data
-    use = data.get("use") if isinstance(data.get("use"), dict) else {}
-    own = use.get("functions") if isinstance(use.get("functions"), dict) else {}
-    catalogs = use.get("catalogs") if isinstance(use.get("catalogs"), dict) else {}
+    directory = Path(source).resolve().parent if not source.startswith("<") else Path.cwd()
+    if not source.startswith("<"):
+        data = anchor_documents(data, str(directory))
+    use = _mapping(data.get("use"))
+    own = _mapping(use.get("functions"))
+    catalogs = _mapping(use.get("catalogs"))
     calls = list(_function_calls(data.get("do"), "/do"))
     calls += list(_function_calls(own, "/use/functions"))
     wanted = [(call, pointer) for call, pointer in calls if call not in own]
     if not wanted:
         return data
-    directory = Path(source).resolve().parent if not source.startswith("<") else Path.cwd()
     fetched: dict[str, Any] = {}
     located: dict[str, tuple[str, Locations]] = {}
     problems: list[Problem] = []
@@ -89,7 +94,7 @@ def include_catalog_functions(data: Any, locations: Locations, source: str) -> A
             function, function_locations = load_yaml(text, where)
         except DefinitionError as e:
             problems.extend(
-                _problem(source, locations, pointer, f"function {call} ({where}): {p.message}")
+                _problem(source, locations, pointer, f"function {_label(call, where)}: {p.message}")
                 if p.file == where and p.line == 1 and not p.pointer
                 else p
                 for p in e.problems
@@ -98,6 +103,8 @@ def include_catalog_functions(data: Any, locations: Locations, source: str) -> A
         if not isinstance(function, dict):
             problems.append(Problem(where, 1, 1, "", "a function must be a task (a mapping)"))
             continue
+        # A function's relative documents are next to its function.yaml.
+        function = anchor_documents(function, where.rsplit("/", 1)[0])
         fetched[call] = function
         located[call] = (where, function_locations)
         wanted += [(c, pointer) for c, _ in _function_calls(function, "") if c not in own]
@@ -114,6 +121,36 @@ def include_catalog_functions(data: Any, locations: Locations, source: str) -> A
     return {**data, "use": {**use, "functions": functions}}
 
 
+def anchor_documents(value: Any, base: str) -> Any:
+    """``value`` with the relative ``document.endpoint`` of every ``call: openapi`` made
+    absolute against ``base`` (a directory or a URL), so that a worker anywhere reads
+    the same document."""
+    if isinstance(value, list):
+        return [anchor_documents(item, base) for item in value]
+    if not isinstance(value, dict):
+        return value
+    out = {key: anchor_documents(item, base) for key, item in value.items()}
+    spec = _mapping(out.get("with"))
+    document = spec.get("document")
+    if out.get("call") == "openapi" and isinstance(document, dict):
+        endpoint = document.get("endpoint")
+        uri = endpoint.get("uri") if isinstance(endpoint, dict) else endpoint
+        if isinstance(uri, str) and uri and not is_expression(uri) and not _absolute(uri):
+            if base.startswith(("http://", "https://")):
+                anchored = urljoin(base + "/", uri.removeprefix("file://"))
+            else:
+                anchored = str(Path(base) / uri.removeprefix("file://"))
+            endpoint = {**endpoint, "uri": anchored} if isinstance(endpoint, dict) else anchored
+            out["with"] = {**spec, "document": {**document, "endpoint": endpoint}}
+    return out
+
+
+def _absolute(uri: str) -> bool:
+    if uri.startswith("file://"):
+        return Path(uri.removeprefix("file://")).is_absolute()
+    return "://" in uri or Path(uri).is_absolute()
+
+
 def function_location(call: str, catalogs: JsonObject, directory: Path) -> str | None:
     """Where ``call``'s ``function.yaml`` is: a URL or an absolute path; ``None`` when it
     names a catalog the definition does not declare."""
@@ -127,7 +164,9 @@ def function_location(call: str, catalogs: JsonObject, directory: Path) -> str |
     name, version, catalog = reference
     relative = f"functions/{name}/{version}/function.yaml"
     if catalog in catalogs:
-        endpoint = catalogs[catalog].get("endpoint") if isinstance(catalogs[catalog], dict) else None
+        endpoint = (
+            catalogs[catalog].get("endpoint") if isinstance(catalogs[catalog], dict) else None
+        )
         if isinstance(endpoint, dict):
             if "authentication" in endpoint:
                 raise ValueError(
@@ -165,7 +204,7 @@ def _function_calls(value: Any, pointer: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     if isinstance(value, dict):
         call = value.get("call")
-        if is_function_reference(call):
+        if isinstance(call, str) and is_function_reference(call):
             found.append((call, pointer_join(pointer, "call")))
         for key, item in value.items():
             found += _function_calls(item, pointer_join(pointer, str(key)))
@@ -173,6 +212,14 @@ def _function_calls(value: Any, pointer: str) -> list[tuple[str, str]]:
         for index, item in enumerate(value):
             found += _function_calls(item, pointer_join(pointer, index))
     return found
+
+
+def _label(call: str, where: str) -> str:
+    return call if call == where else f"{call} ({where})"
+
+
+def _mapping(value: Any) -> JsonObject:
+    return value if isinstance(value, dict) else {}
 
 
 def _path(location: str, directory: Path) -> Path:
