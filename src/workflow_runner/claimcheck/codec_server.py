@@ -3,8 +3,9 @@
 Speaks Temporal's remote-codec protocol: ``POST /decode`` and ``POST /encode``
 (also under ``/{namespace}/``), bodies ``{"payloads": [...]}`` in protobuf
 JSON. Decoding resolves claim-check references through the same driver the
-workers use (SHA-256 verified) and then decompresses. Encoding only
-compresses: offloading needs a workflow context the UI does not have.
+workers use (SHA-256 verified), decrypts (when it holds ``ENCRYPTION_KEYS``)
+and then decompresses. Encoding compresses and encrypts: offloading needs a
+workflow context the UI does not have.
 
 Guards: CORS answers only the configured Web UI origins; an optional bearer
 token; a reference is resolved only if its key belongs to the namespace of
@@ -31,9 +32,10 @@ from temporalio.api.sdk.v1.external_storage_pb2 import ExternalStorageReference
 from temporalio.converter import StorageDriverClaim
 from temporalio.exceptions import ApplicationError
 
-from workflow_runner.claimcheck.codec import CompressionCodec, CorruptPayloadError
+from workflow_runner.claimcheck.codec import CorruptPayloadError
 from workflow_runner.claimcheck.converter import codec_for, driver_for
 from workflow_runner.claimcheck.driver import ClaimCheckDriver
+from workflow_runner.claimcheck.encryption import EncryptionCodec
 from workflow_runner.claimcheck.store import ObjectStore
 from workflow_runner.config import Settings
 
@@ -68,14 +70,14 @@ def is_reference(payload: Payload) -> bool:
 
 class CodecService:
     def __init__(
-        self, driver: ClaimCheckDriver, codec: CompressionCodec, config: CodecServerConfig
+        self, driver: ClaimCheckDriver, codec: EncryptionCodec, config: CodecServerConfig
     ) -> None:
         self.driver = driver
         self.codec = codec
         self.config = config
 
     async def decode(self, payloads: Sequence[Payload], namespace: str) -> list[Payload]:
-        """Resolve references (one at a time, counting their bytes) then decompress.
+        """Resolve references (one at a time, counting their bytes), decrypt, decompress.
 
         The request's budget (the codec's per-call limit) covers both, so a
         body of many references to one large blob is refused as soon as the

@@ -10,11 +10,17 @@ import dataclasses
 from collections.abc import Callable
 
 from temporalio.api.common.v1 import Payload
-from temporalio.converter import DataConverter, ExternalStorage, StorageDriver
+from temporalio.converter import (
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    ExternalStorage,
+    StorageDriver,
+)
 from temporalio.converter import StorageDriverSelectContext as SelectContext
 
 from workflow_runner.claimcheck.codec import RAW_SIZE_KEY, CompressionCodec
 from workflow_runner.claimcheck.driver import ClaimCheckDriver
+from workflow_runner.claimcheck.encryption import EncryptionCodec, keyring_for
 from workflow_runner.claimcheck.store import ObjectStore
 from workflow_runner.config import Settings
 
@@ -31,6 +37,12 @@ def build_data_converter(settings: Settings, store: ObjectStore | None) -> DataC
     With ``CLAIMCHECK_ENABLED=false`` nothing new is offloaded, but when a
     store is given existing references stay readable, so switching the claim
     check off never strands a running workflow's data.
+
+    With ``ENCRYPTION_KEYS`` the codec encrypts after compressing (so blobs
+    and inline payloads are ciphertext), and failure messages and stack
+    traces move into an encoded payload too: a failed task's message quotes
+    data (``raise`` details, jq errors), and Temporal keeps it in history as
+    plain text otherwise.
     """
     codec = codec_for(settings)
     external: ExternalStorage | None = None
@@ -45,9 +57,14 @@ def build_data_converter(settings: Settings, store: ObjectStore | None) -> DataC
             ),
             payload_size_threshold=0,
         )
-    return dataclasses.replace(
+    converter = dataclasses.replace(
         DataConverter.default, payload_codec=codec, external_storage=external
     )
+    if codec.encrypting:
+        converter = dataclasses.replace(
+            converter, failure_converter_class=DefaultFailureConverterWithEncodedAttributes
+        )
+    return converter
 
 
 def codec_for(
@@ -55,17 +72,21 @@ def codec_for(
     *,
     per_call_bytes: int | None = None,
     limit_name: str = "CLAIMCHECK_MAX_PAYLOAD_BYTES",
-) -> CompressionCodec:
+) -> EncryptionCodec:
     """No payload may inflate past ``CLAIMCHECK_MAX_PAYLOAD_BYTES`` (the codec refuses to
     encode anything bigger, so anything bigger is a bomb), nor one decode call past
-    ``per_call_bytes`` (the same by default; the codec server passes its own, smaller one)."""
+    ``per_call_bytes`` (the same by default; the codec server passes its own, smaller one).
+
+    Compression runs first, then encryption when keys are configured (ciphertext
+    does not compress); a misconfigured key is a ``ConfigError`` here, at start-up."""
     per_call = per_call_bytes or settings.max_payload_bytes
-    return CompressionCodec(
+    compression = CompressionCodec(
         enabled=settings.compression_enabled,
         max_decoded_bytes=min(settings.max_payload_bytes, per_call),
         max_decoded_bytes_per_call=per_call,
         limit_name=limit_name,
     )
+    return EncryptionCodec(compression, keyring_for(settings))
 
 
 def driver_for(settings: Settings, store: ObjectStore) -> ClaimCheckDriver:
