@@ -599,5 +599,7 @@ def codec_server(
     run_async(serve())
 
 
+app.command("ls")(importlib.import_module("workflow_runner.cli.ls").ls)  # cli/ls.py
+
 if __name__ == "__main__":
     app()

@@ -14,6 +14,7 @@ from workflow_runner.config import Settings, workflow_env
 from workflow_runner.engine.catalog import resolve_references
 from workflow_runner.engine.definition import Definition
 from workflow_runner.engine.registry import AD_HOC_TYPE
+from workflow_runner.engine.visibility import check_registered, start_annotations
 from workflow_runner.engine.workflow import RunRequest
 
 
@@ -54,9 +55,14 @@ async def start_run(
         definitions=resolve_references(definition, Path(definition.source).parent),
         env=workflow_env(),
     )
+    # Children carry their own metadata: check theirs too (a child's upsert would hang as well).
+    await check_registered(client, [definition.data, *request.definitions.values()])
+    attributes, memo = start_annotations(definition.data)
     return await client.start_workflow(
         AD_HOC_TYPE,
         request,
         id=workflow_id or new_workflow_id(definition),
         task_queue=task_queue,
+        search_attributes=attributes,
+        memo=memo or None,
     )

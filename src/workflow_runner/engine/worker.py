@@ -24,6 +24,7 @@ from workflow_runner.engine.interceptors import PayloadLimitInterceptor
 from workflow_runner.engine.limits import RunLimits
 from workflow_runner.engine.registry import QueueConfig, register, serve, unregister
 from workflow_runner.engine.tasks import ACTIVITIES
+from workflow_runner.engine.visibility import check_registered
 from workflow_runner.engine.workflow import DslWorkflow
 
 # jq is a C extension the sandbox cannot re-import. Our own package is passed
@@ -80,6 +81,15 @@ async def running_worker(
         **options,  # type: ignore[arg-type]
     )
     config = QueueConfig(RunLimits.from_settings(settings), serve(definitions))
+    # An unregistered search attribute would make every such run hang: refuse to serve it.
+    await check_registered(
+        client,
+        [
+            data
+            for served in config.definitions.values()
+            for data in (served.data, *served.children.values())
+        ],
+    )
     register(queue, config)
     POOL.attach()
     attached = True
