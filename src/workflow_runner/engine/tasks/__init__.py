@@ -15,6 +15,7 @@ from workflow_runner.engine.tasks import (
     call,
     call_grpc,
     call_http,
+    call_mcp,
     call_openapi,
     do,
     emit,
@@ -54,6 +55,7 @@ TASK_TYPES: tuple[TaskType, ...] = (
 ACTIVITIES: tuple[Callable[[Settings], ActivitySet], ...] = (
     call_http.activities,
     call_grpc.activities,
+    call_mcp.activities,
     call_openapi.activities,
     run_process.activities,
     run_container.activities,

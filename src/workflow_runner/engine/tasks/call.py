@@ -10,7 +10,9 @@ from workflow_runner.engine.tasks import (
     call_function,
     call_grpc,
     call_http,
+    call_mcp,
     call_openapi,
+    call_unsupported,
 )
 from workflow_runner.engine.tasks.base import Task, TaskType
 
@@ -19,8 +21,11 @@ CALLS: dict[str, Callable[[DefinitionReader, TaskNode], Task | None]] = {
     "grpc": call_grpc.read,
     "activity": call_activity.read,
     "openapi": call_openapi.read,
+    "mcp": call_mcp.read,
+    "asyncapi": call_unsupported.read_asyncapi,
+    "a2a": call_unsupported.read_a2a,
 }
-NOT_YET = frozenset({"asyncapi", "a2a", "mcp"})
+NOT_YET: frozenset[str] = frozenset()
 
 
 def read(reader: DefinitionReader, node: TaskNode) -> Task | None:
