@@ -17,7 +17,7 @@ from tests.harness import workflow
 from workflow_runner.dsl.errors import WorkflowError
 from workflow_runner.dsl.expressions import evaluate
 from workflow_runner.engine.definition import parse_definition
-from workflow_runner.engine.events import consume_matching
+from workflow_runner.engine.events import EventBuffer, Listener, make_event
 from workflow_runner.engine.interpreter import Interpreter
 from workflow_runner.engine.tasks.base import ActivityCall, Outcome
 
@@ -36,6 +36,12 @@ class FakeIO:
     notes: list[tuple[str, str]] = field(default_factory=list)
     emitted: list[dict[str, Any]] = field(default_factory=list)
     annotations: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # updates delivered to the next listen that registers their name: (name, argument);
+    # what each got back (the handler's result, or the rejection) lands in ``replies``
+    updates: list[tuple[str, Any]] = field(default_factory=list)
+    replies: list[tuple[str, Any]] = field(default_factory=list)
+    queries: dict[str, Callable[[], Any]] = field(default_factory=dict)
+    buffer: EventBuffer = field(default_factory=EventBuffer)
 
     def now(self) -> float:
         return self.clock
@@ -58,16 +64,36 @@ class FakeIO:
     async def run_workflow(self, reference: str, input: Any, pointer: str) -> Any:
         return _answer(self.children[reference], input)
 
-    async def listen(self, to: Mapping[str, Any], limit: timedelta | None, pointer: str) -> Any:
-        found = consume_matching(self.events, dict(to))
-        if found is None:
-            raise AssertionError(f"{pointer}: the test gave no event matching {to}")
-        return found
+    async def listen(self, listener: Listener, limit: timedelta | None, pointer: str) -> None:
+        """As the workflow's inbox, with every event already there: ``events`` (given by
+        the test) first, then what was emitted; a listen left waiting is a timeout."""
+        for event in self.events:
+            self.buffer.add(event)
+        self.events.clear()
+        self.queries.update(listener.handlers.queries)
+        for name, argument in list(self.updates):
+            update = listener.handlers.updates.get(name)
+            if update is None:
+                continue
+            self.updates.remove((name, argument))
+            try:
+                update.validator(argument)
+            except Exception as rejection:
+                self.replies.append((name, rejection))
+                continue
+            self.replies.append((name, await update.handler(argument)))
+        await self.buffer.offer_new(listener, -1)
+        if not listener.done():
+            if limit is None:
+                raise AssertionError(f"{pointer}: the test gave no event this listen accepts")
+            raise WorkflowError.of("timeout", f"listen {pointer}: nothing within {limit}")
 
     def emit(self, attributes: dict[str, Any]) -> dict[str, Any]:
-        event = {"specversion": "1.0", "id": str(len(self.emitted)), **attributes}
+        event = make_event(
+            attributes, event_id=str(len(self.emitted)), time="2026-01-01T00:00:00Z", source="fake"
+        )
         self.emitted.append(event)
-        self.events.append(event)
+        self.buffer.add(event)
         return event
 
     def progress_note(self, pointer: str, status: str) -> None:

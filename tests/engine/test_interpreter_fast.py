@@ -277,7 +277,7 @@ async def test_listen_consumes_a_matching_event_and_emit_feeds_the_same_list() -
             with:
               type: com.example.ready
       output:
-        as: ${ .data }
+        as: ${ .[0] }
 """
     assert await run_dsl(body, {"n": 7}) == {"n": 7}
 

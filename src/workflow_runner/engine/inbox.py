@@ -5,11 +5,17 @@ handler, the ``emitted_events`` query and the ``listen`` / ``emit`` parts of
 ``WorkflowIO``. Kept out of ``workflow.py`` so that the event machinery can
 grow (consumption strategies, runtime query and update handlers) without
 touching the module every other Temporal concern also lives in.
+
+Signals that arrive before a listen starts are buffered (the dynamic handler
+is always there), so a sender never races the workflow. Queries and updates
+a listen declares are registered with ``workflow.set_query_handler`` /
+``set_update_handler`` when it starts; an update's validator runs before
+anything is written to history, so a rejected update leaves no trace there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +24,12 @@ from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from workflow_runner.dsl.errors import WorkflowError
-    from workflow_runner.engine.events import consume_matching, make_event, signal_event
+    from workflow_runner.engine.events import (
+        EventBuffer,
+        Listener,
+        make_event,
+        signal_event,
+    )
 
 EVENT_SIGNAL = "event"
 # Emitted events kept for the query; older ones are dropped.
@@ -29,41 +40,67 @@ class Inbox:
     """Events received or emitted by one run, and the waits on them."""
 
     def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
+        self.buffer = EventBuffer()
         self.emitted: list[dict[str, Any]] = []
+
+    def _receive(self, event: dict[str, Any]) -> None:
+        dropped = self.buffer.add(event)
+        if dropped is not None:
+            workflow.logger.warning(
+                "no listen consumed the oldest buffered event (type %r, id %r): dropped it; "
+                "a run keeps at most %d unconsumed events (%d dropped so far)",
+                dropped.get("type"),
+                dropped.get("id"),
+                self.buffer.limit,
+                self.buffer.dropped,
+            )
 
     def on_signal(self, name: str, args: Sequence[RawValue]) -> None:
         """``event`` carries a CloudEvent; any other name is a Zigflow-style signal."""
         payload = workflow.payload_converter().from_payload(args[0].payload) if args else None
         if name == EVENT_SIGNAL and isinstance(payload, dict):
-            self.events.append(payload)
+            self._receive(payload)
         else:
-            self.events.append(signal_event(name, payload, workflow.now().isoformat()))
+            self._receive(signal_event(name, payload, workflow.now().isoformat()))
 
     def emitted_events(self) -> list[dict[str, Any]]:
         return list(self.emitted)
 
-    async def listen(self, to: Mapping[str, Any], limit: timedelta | None, pointer: str) -> Any:
-        spec = dict(to)
-        result: list[Any] = []
+    async def listen(self, listener: Listener, limit: timedelta | None, pointer: str) -> None:
+        """Offer ``listener`` each event, oldest first, until it is done or ``limit`` passes.
 
-        def ready() -> bool:
-            found = consume_matching(self.events, spec)
-            if found is None:
-                return False
-            result.append(found)
-            return True
-
+        Its queries are registered for the rest of the run; its updates while it waits.
+        """
+        handlers = listener.handlers
+        for name, query in handlers.queries.items():
+            workflow.set_query_handler(name, query)
+        for name, update in handlers.updates.items():
+            workflow.set_update_handler(name, update.handler, validator=update.validator)
+        deadline = None if limit is None else workflow.time() + limit.total_seconds()
+        seen = -1
         try:
-            await workflow.wait_condition(ready, timeout=limit)
-        except TimeoutError:
-            raise WorkflowError.of(
-                "timeout",
-                f"no matching event within {limit}",
-                title="Listen timed out",
-                instance=pointer,
-            ) from None
-        return result[0]
+            while True:
+                seen = await self.buffer.offer_new(listener, seen)
+                if listener.done():
+                    return
+                remaining = None if deadline is None else max(deadline - workflow.time(), 0.0)
+                last = seen
+
+                def arrived_or_done() -> bool:
+                    return listener.done() or self.buffer.next_seq - 1 > last  # noqa: B023
+
+                try:
+                    await workflow.wait_condition(arrived_or_done, timeout=remaining)
+                except TimeoutError:
+                    raise WorkflowError.of(
+                        "timeout",
+                        f"listen {pointer} received no matching event within {limit}",
+                        title="Listen timed out",
+                        instance=pointer,
+                    ) from None
+        finally:
+            for name in handlers.updates:
+                workflow.set_update_handler(name, None)
 
     def emit(self, attributes: dict[str, Any]) -> dict[str, Any]:
         event = make_event(
@@ -75,5 +112,5 @@ class Inbox:
         self.emitted.append(event)
         if len(self.emitted) > EMITTED_WINDOW:
             del self.emitted[0]
-        self.events.append(event)
+        self._receive(event)
         return event

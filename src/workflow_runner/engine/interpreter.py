@@ -190,6 +190,9 @@ class Interpreter:
             flow = task.then
         return output, flow
 
+    def bindings(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self._arguments(args)
+
     def remember(self, values: Mapping[str, Any]) -> None:
         # Never mutated in place: values are shared with task outputs.
         self.data = {**self.data, **values}

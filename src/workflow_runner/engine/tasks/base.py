@@ -23,6 +23,7 @@ from typing import Any, Protocol, TypeVar
 from workflow_runner.dsl.model import Bindings, Flow, JsonObject, TaskList, TaskModel
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
 from workflow_runner.engine.dialects import DataModel
+from workflow_runner.engine.events import Listener
 
 Outcome = tuple[Any, Flow]
 R = TypeVar("R")
@@ -77,7 +78,9 @@ class WorkflowIO(Protocol):
 
     async def run_workflow(self, reference: str, input: Any, pointer: str) -> Any: ...
 
-    async def listen(self, to: Mapping[str, Any], limit: timedelta | None, pointer: str) -> Any: ...
+    async def listen(self, listener: Listener, limit: timedelta | None, pointer: str) -> None:
+        """Offer ``listener`` the run's events until it is done (engine/events.py)."""
+        ...
 
     def emit(self, attributes: JsonObject) -> JsonObject: ...
 
@@ -112,6 +115,11 @@ class Execution(Protocol):
     async def run_list(self, tasks: TaskList, value: Any, scope: Bindings) -> Outcome: ...
 
     async def run_task(self, task: Task, value: Any, scope: Bindings) -> Outcome: ...
+
+    def bindings(self, args: Bindings) -> Bindings:
+        """The ``$``-variables an expression of the task sees now (``$data``, ``$context``...):
+        for listen's query handlers and update validators, which must evaluate synchronously."""
+        ...
 
     def remember(self, values: Mapping[str, Any]) -> None:
         """Merge into Zigflow's ``$data`` (what ``set`` results accumulate in)."""
