@@ -389,3 +389,47 @@ async def test_a_failed_encrypted_run_keeps_its_error_message_out_of_history(
     raw, _ = await _raw_history(temporal_server, handle.id)
     assert marker.encode() not in raw  # ...history holds ciphertext only
     assert b"rejected" not in raw  # the failure message too, not only its details
+
+
+async def test_blobs_get_decrypts_with_the_keys_and_names_the_key_id_without_them(
+    tmp_path: Path,
+) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from temporalio.converter import StorageDriverStoreContext, StorageDriverWorkflowInfo
+
+    from workflow_runner.claimcheck.driver import ClaimCheckDriver
+
+    env = {
+        **os.environ,
+        "STIGMER_DATA_DIR": str(tmp_path / "data"),
+        "BLOB_STORAGE_PATH": str(tmp_path / "blobs"),
+    }
+    document = {"items": ["secret row"] * 1000}
+    (sealed,) = await codec(f"k7:{NEW_KEY}").encode([payload_of(document)])
+    store = await open_store(load_settings(env))
+    context = StorageDriverStoreContext(
+        target=StorageDriverWorkflowInfo(namespace="default", id="w1", run_id="r1", type="Flow")
+    )
+    (claim,) = await ClaimCheckDriver(store, namespace="default").store(context, [sealed])
+    await store.close()
+    key = claim.claim_data["key"]
+
+    def get(extra: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [sys.executable, "-m", "workflow_runner.cli.main", "blobs", "get", key],
+            env={**env, **extra},
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+
+    with_keys = get({"ENCRYPTION_KEYS": f"k7:{NEW_KEY}"})
+    assert with_keys.returncode == 0, with_keys.stderr
+    assert json.loads(with_keys.stdout) == document
+    without = get({})
+    message = without.stderr.decode()
+    assert without.returncode == 1 and "'k7'" in message and "Traceback" not in message

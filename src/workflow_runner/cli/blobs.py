@@ -21,7 +21,8 @@ from workflow_runner.claimcheck import (
     StoreError,
     open_store,
 )
-from workflow_runner.claimcheck.codec import CompressionCodec, CorruptPayloadError
+from workflow_runner.claimcheck.codec import CorruptPayloadError
+from workflow_runner.claimcheck.converter import codec_for
 from workflow_runner.claimcheck.errors import IntegrityError
 from workflow_runner.claimcheck.gc import GcReport, collect_garbage
 from workflow_runner.claimcheck.keys import verify_blob
@@ -125,7 +126,7 @@ def get(
             payload.ParseFromString(data)
         except Exception:  # protobuf's DecodeError has no stable public base class
             fail(f"blob {key} is not a stored payload; --raw gives its bytes")
-        codec = CompressionCodec(enabled=False, max_decoded_bytes=settings.max_payload_bytes)
+        codec = codec_for(settings)  # decrypts too, when ENCRYPTION_KEYS are set
         try:
             (decoded,) = await codec.decode([payload])
         except CorruptPayloadError as e:
