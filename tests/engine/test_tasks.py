@@ -646,8 +646,9 @@ async def test_listen_cloudevents_all_and_any(harness: Harness) -> None:
                 type: com.example.cancelled
             - with:
                 type: com.example.done
+        read: envelope
       output:
-        as: '${ {types: [$context[]?], last: .type} }'
+        as: '${ {types: [$context[]?], last: .[0].type} }'
 """
     )
     handle = await harness.start(text)
@@ -692,6 +693,7 @@ async def test_emit_is_recorded_and_heard(harness: Harness) -> None:
                   one:
                     with:
                       type: com.example.ping
+                read: envelope
           - say:
               emit:
                 event:
@@ -702,7 +704,7 @@ async def test_emit_is_recorded_and_heard(harness: Harness) -> None:
 """
     )
     handle = await harness.start(text, {"n": 5})
-    heard, said = await handle.result()
+    (heard,), said = await handle.result()
     assert heard["type"] == said["type"] == "com.example.ping" and heard["data"] == {"n": 5}
     emitted = await handle.query("emitted_events")
     assert [e["type"] for e in emitted] == ["com.example.ping"]
