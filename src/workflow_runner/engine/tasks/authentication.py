@@ -247,7 +247,10 @@ def _read(
         return _read_secret_based(reader, at, scheme, body, name)
     before = len(reader.problems)
     for path, message in policy_problems(scheme, body, literal_only=True):
-        reader.problem(pointer_join(at, *path) if path else at, message)
+        where = at
+        for part in path:
+            where = pointer_join(where, part)
+        reader.problem(where, message)
     reader.expressions_in(at, body, scope)
     if len(reader.problems) != before:
         return None
