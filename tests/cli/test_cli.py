@@ -195,7 +195,7 @@ def test_worker_start_emit_result(
         wf = write(
             tmp_path,
             "  - wait:\n      listen:\n        to:\n          one:\n            with:\n"
-            "              type: com.example.go\n  - done:\n      set:\n        got: ${ .data }\n",
+            "              type: com.example.go\n  - done:\n      set:\n        got: ${ .[0] }\n",
         )
         started = cli(cloud, "start", wf)
         assert started.returncode == 0, started.stderr
