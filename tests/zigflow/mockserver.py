@@ -20,6 +20,7 @@ Every server binds port 0 (the kernel picks it) and stops when its context ends.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime
 import ipaddress
@@ -60,7 +61,7 @@ class Reply:
 class _Quiet(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def body(self) -> bytes:
@@ -214,7 +215,9 @@ def _certificates(hosts: list[str], directory: Path) -> tuple[Path, ssl.SSLConte
 
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "workflow-runner zigflow mock CA")])
+    ca_name = x509.Name(
+        [x509.NameAttribute(NameOID.COMMON_NAME, "workflow-runner zigflow mock CA")]
+    )
     ca = (
         x509.CertificateBuilder()
         .subject_name(ca_name)
@@ -232,7 +235,9 @@ def _certificates(hosts: list[str], directory: Path) -> tuple[Path, ssl.SSLConte
             ),
             critical=True,
         )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
         .sign(ca_key, hashes.SHA256())
     )  # fmt: skip
     leaf_key = ec.generate_private_key(ec.SECP256R1())
@@ -247,7 +252,9 @@ def _certificates(hosts: list[str], directory: Path) -> tuple[Path, ssl.SSLConte
         .not_valid_before(now - datetime.timedelta(hours=1))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
         )
@@ -281,7 +288,7 @@ def https_mock(hosts: list[str], routes: dict[str, Any], directory: Path) -> Ite
         def answer(self) -> None:
             url = urlsplit(self.path)
             body = self.body()
-            host = url.hostname or self.headers.get("Host", "")
+            host = url.hostname or str(self.headers.get("Host", ""))
             with lock:
                 mock.requests.append(Recorded(self.command, host, url.path, body))
             status, value = mock.lookup(url.path)
@@ -313,12 +320,8 @@ def https_mock(hosts: list[str], routes: dict[str, Any], directory: Path) -> Ite
         yield mock
 
 
-@contextmanager
-def _suppress() -> Iterator[None]:
-    try:
-        yield
-    except OSError:
-        pass
+def _suppress() -> contextlib.suppress:
+    return contextlib.suppress(OSError)
 
 
 @dataclass
@@ -343,7 +346,9 @@ def recorder(response: str) -> Iterator[Recorder]:
             body = self.body()
             with lock:
                 rec.requests.append(
-                    Recorded(self.command, self.headers.get("Host", ""), urlsplit(self.path).path, body)
+                    Recorded(
+                        self.command, self.headers.get("Host", ""), urlsplit(self.path).path, body
+                    )
                 )
             self.reply(200, None, raw=rec.response.encode())
 

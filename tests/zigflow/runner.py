@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -53,11 +54,15 @@ class Worker:
     def output(self) -> str:
         return "".join(self.lines[-40:])
 
+    def serves(self, *queues: str) -> None:
+        """Fail fast (instead of a run timing out) when the worker does not poll ``queues``."""
+        said = " ".join(line for line in self.lines if "serving" in line)
+        missing = [q for q in queues if not re.search(rf"(?<![\w-]){re.escape(q)}(?![\w-])", said)]
+        assert not missing, f"the worker does not serve task queue(s) {missing}: {said.strip()}"
+
 
 @contextlib.contextmanager
-def worker(
-    files: list[Path], env: Mapping[str, str], *, within: float = 60.0
-) -> Iterator[Worker]:
+def worker(files: list[Path], env: Mapping[str, str], *, within: float = 60.0) -> Iterator[Worker]:
     """``workflow-runner worker --definitions FILES``, ready when it says it serves a queue."""
     process = subprocess.Popen(
         [sys.executable, "-m", "workflow_runner.cli.main", "worker", "--definitions",
@@ -108,7 +113,9 @@ def worker_env(base: Mapping[str, str], server: DevServer, **extra: str) -> dict
     env.update(
         TEMPORAL_SERVICE_ADDRESS=server.address,
         METRICS_PORT="0",
-        PYTHONPATH=os.pathsep.join(p for p in (str(HERE.parent.parent), env.get("PYTHONPATH")) if p),
+        PYTHONPATH=os.pathsep.join(
+            p for p in (str(HERE.parent.parent), env.get("PYTHONPATH")) if p
+        ),
     )
     for key, value in extra.items():
         env[key] = value

@@ -74,6 +74,7 @@ async def test_zigflow_e2e_case_runs_to_its_expected_output(
     file = E2E / case / "workflow.yaml"
     document = document_of(file)
     with worker([file], zenv) as served:
+        served.serves(document["taskQueue"])
         async with temporal_client(zenv, temporal_server) as client:
             try:
                 got = await execute(client, document["workflowType"], document["taskQueue"])
@@ -88,7 +89,8 @@ async def test_zigflow_e2e_complete_answers_its_query_while_running_and_waits_fi
     file = E2E / "complete" / "workflow.yaml"
     document = document_of(file)
     run_input = json.loads((E2E / "complete" / "input.json").read_text())
-    with worker([file], zenv):
+    with worker([file], zenv) as served:
+        served.serves(document["taskQueue"])
         async with temporal_client(zenv, temporal_server) as client:
             started = time.monotonic()
             handle = await start(client, document["workflowType"], document["taskQueue"], run_input)
@@ -106,7 +108,9 @@ async def test_zigflow_e2e_complete_answers_its_query_while_running_and_waits_fi
     assert took >= 5.0
 
 
-@pytest.mark.parametrize(("case", "at_least"), [("wait-expression-duration", 1.5), ("wait-until", 2.5)])
+@pytest.mark.parametrize(
+    ("case", "at_least"), [("wait-expression-duration", 1.5), ("wait-until", 2.5)]
+)
 async def test_zigflow_e2e_wait_case_waits_for_the_duration_its_input_gives(
     case: str, at_least: float, zenv: dict[str, str], temporal_server: DevServer
 ) -> None:
@@ -116,7 +120,8 @@ async def test_zigflow_e2e_wait_case_waits_for_the_duration_its_input_gives(
     if case == "wait-until":  # test.go: a deadline three seconds from now, RFC 3339
         deadline = datetime.now(UTC) + timedelta(seconds=3)
         run_input["deadline"] = deadline.isoformat().replace("+00:00", "Z")
-    with worker([file], zenv):
+    with worker([file], zenv) as served:
+        served.serves(document["taskQueue"])
         async with temporal_client(zenv, temporal_server) as client:
             started = time.monotonic()
             got = await execute(client, document["workflowType"], document["taskQueue"], run_input)
@@ -131,7 +136,8 @@ async def test_zigflow_e2e_one_worker_serves_every_file_given_to_it(
 ) -> None:
     files = sorted((E2E / case).glob("*.yaml"))
     want = expected(case)
-    with worker(files, zenv):
+    with worker(files, zenv) as served:
+        served.serves(*(key.split("/")[0] for key in want))
         async with temporal_client(zenv, temporal_server) as client:
             for key, output in want.items():
                 queue, workflow_type = key.split("/")
@@ -161,7 +167,8 @@ async def test_zigflow_e2e_continue_as_new_keeps_its_query_and_signal_on_the_new
     document = document_of(file)
     want = expected("continue-as-new")
     workflow_id = f"{want['workflowId']}-{time.time_ns()}"
-    with worker([file], zenv):
+    with worker([file], zenv) as served:
+        served.serves(document["taskQueue"])
         async with temporal_client(zenv, temporal_server) as client:
             handle = await start(
                 client, document["workflowType"], document["taskQueue"], workflow_id=workflow_id

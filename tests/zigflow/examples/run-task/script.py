@@ -17,4 +17,4 @@ import os
 # Absolute path to the current file
 current_file = os.path.abspath(__file__)
 
-print(f"This is a Python file:", current_file)
+print("This is a Python file:", current_file)
