@@ -319,3 +319,31 @@ async def test_an_api_error_is_a_communication_error_a_catch_can_match(
 """
     )
     assert await harness.run(text) == {"missing": 404}
+
+
+async def test_with_authentication_a_named_bearer_policy_from_a_secret_reaches_the_api(
+    harness: Harness, api: OpenApiServer
+) -> None:
+    text = workflow(
+        f"""
+  - remove:
+      call: openapi
+      with:
+        document: {{endpoint: {api.url}/openapi.json}}
+        operationId: deletePet
+        parameters: {{petId: 4, api_key: plain}}
+        authentication: petstoreAuth
+""",
+        """use:
+  secrets:
+    - api_token
+  authentications:
+    petstoreAuth:
+      bearer:
+        token: ${ $secrets.api_token }
+""",
+    )
+    assert await harness.run(text) == {"deleted": 4}
+    seen = api.last("/api/v3/pet/4")
+    assert seen["headers"]["authorization"] == "Bearer s3cr3t-value"
+    assert seen["headers"]["api_key"] == "plain"

@@ -13,7 +13,9 @@ Two activities, so that everything about HTTP is shared with ``call: http``:
 
 The request is small, so having it in history costs little, and the
 document itself never enters history. Secrets stay tokens until ``call_http``
-reveals them.
+reveals them. ``with.authentication`` is read and resolved as ``call: http``'s
+``endpoint.authentication`` (engine/tasks/authentication.py) and sent with
+the request, so every scheme ``call: http`` supports works here too.
 
 Where the document comes from: ``document.endpoint`` is an http(s) URL or a
 file; a relative path (``petstore.yaml`` or ``file://petstore.yaml``) is made
@@ -24,14 +26,20 @@ it does not depend on the worker's working directory.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workflow_runner.dsl.errors import WorkflowError
 from workflow_runner.dsl.expressions import is_expression
 from workflow_runner.dsl.model import Bindings, JsonObject
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
 from workflow_runner.engine.tasks import call_http
+from workflow_runner.engine.tasks.authentication import (
+    AuthenticationPolicy,
+    describe,
+    read_policy,
+)
 from workflow_runner.engine.tasks.base import (
     ActivityCall,
     ActivitySet,
@@ -79,12 +87,20 @@ class BoundRequest:
 class CallOpenApiTask(Task):
     document: str  # resolved at read time: absolute path or URL (may hold ${ })
     spec: Mapping[str, Any]  # operationId, parameters, output... as written
+    authentication: AuthenticationPolicy | None = None  # with.authentication
 
     async def execute(self, run: Execution, value: Any, args: Bindings) -> Outcome:
         where = self.pointer + "/with"
         spec = await run.eval_value(dict(self.spec), value, args, where)
         document = await run.eval_value(self.document, value, args, where + "/document")
         parameters = spec.get("parameters") or {}
+        if not isinstance(parameters, dict):
+            raise WorkflowError.of(
+                "configuration",
+                f"parameters evaluated to {type(parameters).__name__}, not a mapping of "
+                "parameter names to values",
+                instance=self.pointer,
+            )
         bound = await run.io.activity(
             ActivityCall(
                 ACTIVITY,
@@ -98,6 +114,10 @@ class CallOpenApiTask(Task):
                 self.pointer,
             )
         )
+        policy = None
+        if self.authentication is not None:
+            policy = await self.authentication.resolve(run, value, args, where + "/authentication")
+            args["authorization"] = describe(policy)  # $authorization for output.as, export.as
         request = HttpRequest(
             method=bound["method"],
             uri=bound["uri"],
@@ -107,20 +127,11 @@ class CallOpenApiTask(Task):
             output=spec.get("output", "content"),
             redirect=bool(spec.get("redirect", False)),
             instance=self.pointer,
+            authentication=policy,
         )
-        authentication = spec.get("authentication")
-        if authentication is not None:
-            request = _with_authentication(request, authentication)
         return await run.io.activity(
             ActivityCall(call_http.ACTIVITY, request, self.timeout, self.pointer)
         ), None
-
-
-def _with_authentication(request: HttpRequest, authentication: Any) -> HttpRequest:
-    """``with.authentication`` goes to ``call_http`` as ``call: http``'s endpoint policy does."""
-    if "authentication" in {f.name for f in fields(HttpRequest)}:
-        return HttpRequest(**{**vars(request), "authentication": authentication})
-    return request  # the reader refused it: this runner's HTTP call has no policies
 
 
 def read(reader: DefinitionReader, node: TaskNode) -> CallOpenApiTask | None:
@@ -141,28 +152,27 @@ def read(reader: DefinitionReader, node: TaskNode) -> CallOpenApiTask | None:
     if not isinstance(operation, str) or not operation:
         reader.problem(f"{at}/operationId", "operationId must be the id of an operation")
     parameters = spec.get("parameters")
-    if parameters is not None and not isinstance(parameters, dict):
-        if not is_expression(parameters):
-            reader.problem(
-                f"{at}/parameters", "parameters must be a mapping of parameter names to values"
-            )
+    if not (parameters is None or isinstance(parameters, dict) or is_expression(parameters)):
+        reader.problem(
+            f"{at}/parameters", "parameters must be a mapping of parameter names to values"
+        )
     output = spec.get("output", "content")
     if output not in call_http.OUTPUTS and not is_expression(output):
         reader.problem(f"{at}/output", "output must be content, response or raw")
     redirect = spec.get("redirect", False)
     if not isinstance(redirect, bool) and not is_expression(redirect):
         reader.problem(f"{at}/redirect", "redirect must be true or false")
-    if "authentication" in spec and "authentication" not in {f.name for f in fields(HttpRequest)}:
-        reader.problem(
-            f"{at}/authentication",
-            "openapi authentication is not supported yet; pass the credentials as a header "
-            "or query parameter of the operation, with ${ $secrets.NAME }",
-        )
-    reader.expressions_in(at, {k: v for k, v in spec.items() if k != "document"}, node.scope)
+    policy = None
+    if "authentication" in spec:  # the policy is evaluated on its own, as call: http's
+        raw = spec["authentication"]
+        if isinstance(raw, str) and not is_expression(raw):
+            raw = {"use": raw}  # the schema's other spelling of a named policy
+        policy = read_policy(reader, f"{at}/authentication", raw, node.scope)
+    body = {k: v for k, v in spec.items() if k not in ("document", "authentication")}
+    reader.expressions_in(at, body, node.scope)
     if document is None:
         return None
-    body = {k: v for k, v in spec.items() if k != "document"}
-    return CallOpenApiTask(**node.common, document=document, spec=body)
+    return CallOpenApiTask(**node.common, document=document, spec=body, authentication=policy)
 
 
 def _document_location(

@@ -232,7 +232,7 @@ def find_operation(
     """(path, method, path item, operation) of ``operation_id``."""
     known: list[str] = []
     paths = document.get("paths")
-    for path, raw_item in (paths.items() if isinstance(paths, dict) else ()):
+    for path, raw_item in paths.items() if isinstance(paths, dict) else ():
         item = resolve(document, raw_item)
         if not isinstance(item, dict):
             continue
