@@ -34,12 +34,12 @@ from temporalio.client import WorkflowFailureError
 
 from tests.zigflow.mockserver import HttpsMock, Reply, https_mock, recorder
 from tests.zigflow.runner import (
+    Worker,
     document_of,
     poll_query,
     result,
     start,
     temporal_client,
-    Worker,
     worker,
     worker_env,
 )
