@@ -277,6 +277,14 @@ VARIABLES: tuple[Variable, ...] = (
         "backward `then` jumps one run may make before it fails as an endless loop",
         "max_then_jumps",
     ),
+    Variable(
+        "CONTINUE_AS_NEW_AFTER_EVENTS",
+        integer(100),
+        10_000,
+        "history events after which a run continues as new at its next resumable task "
+        "(also when Temporal suggests it; document.metadata.canMaxHistoryLength overrides)",
+        "continue_as_new_events",
+    ),
     # codec server, metrics, logs
     Variable(
         "CODEC_SERVER_PORT",
@@ -389,6 +397,7 @@ class Settings:
     expression_timeout_seconds: float = 60.0
     expression_max_memory_mb: int = 1024
     max_then_jumps: int = 10_000
+    continue_as_new_events: int = 10_000
     codec_port: int | None = None
     codec_token: SecretStr | None = None
     codec_cors_origins: tuple[str, ...] = ()
