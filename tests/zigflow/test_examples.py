@@ -68,9 +68,10 @@ USER2 = {
 
 # Examples that cannot run on this machine, and the words their one-line rejection must name.
 CANNOT_RUN: dict[str, tuple[str, ...]] = {
-    # run.container needs a container runtime (Docker) or a Kubernetes cluster: none here.
-    "run-task": ("container",),
-    "run-task-kubernetes": ("container",),
+    # run.container needs a container engine (docker/podman) or a Kubernetes cluster: none
+    # answers here. run-task also names its script.source by a runtime expression.
+    "run-task": ("script.source", "python_file"),
+    "run-task-kubernetes": ("/do/0/container", "container engine"),
 }
 
 
@@ -608,9 +609,10 @@ async def rejected(ex: Example, words: tuple[str, ...]) -> None:
             env=ex.env, capture_output=True, text=True, timeout=120, check=False,
             cwd=ex.file.parent,
         )  # fmt: skip
-        assert run.returncode != 0, run.stdout
+        assert run.returncode == 1, run.stdout
         assert "Traceback" not in run.stderr
-        message = run.stderr
+        error = json.loads(run.stderr)  # the run's one spec error, as the CLI prints it
+        message = f"{error['instance']}: {error['title']}: {error.get('detail', '')}"
     assert len(message.strip().splitlines()) == 1, message
     assert all(w in message for w in words), message
 
