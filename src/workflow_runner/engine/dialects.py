@@ -49,6 +49,10 @@ class DataModel:
         """``$data`` when the run starts."""
         return dict(run_input) if isinstance(run_input, dict) else {}
 
+    def first_input(self, run_input: Any) -> Any:
+        """The first task's input (what ``$output`` is before any task ran, in Zigflow)."""
+        return run_input
+
     def dot(self, value: Any, data: JsonObject) -> Any:
         """``.`` in a task's own expressions (``if``, ``set``, ``with``...)."""
         return value
@@ -132,6 +136,9 @@ class ZigflowModel(DataModel):
 
     def initial_data(self, run_input: Any) -> JsonObject:
         return {}
+
+    def first_input(self, run_input: Any) -> Any:
+        return None  # Zigflow's state.Output starts empty; $input is the input
 
     def dot(self, value: Any, data: JsonObject) -> Any:
         return data

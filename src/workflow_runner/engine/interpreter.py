@@ -29,6 +29,7 @@ from workflow_runner.dsl.expressions import (
 )
 from workflow_runner.dsl.metadata import ANNOTATIONS
 from workflow_runner.dsl.model import TaskList, WorkflowModel
+from workflow_runner.engine.continuation import Frame, resumable, snapshot
 from workflow_runner.engine.dialects import (
     FLOW_DIRECTIVES,
     REDIRECT,
@@ -57,6 +58,11 @@ class Interpreter:
     runs: int = 0
     jumps_back: int = 0
     uuids: int = 0  # Zigflow's uuid: how many this run made (they derive from the run id)
+    # continue-as-new (engine/continuation.py): the lists being run, innermost last; the
+    # saved lists still to re-enter; saved positions of containers being resumed
+    frames: list[Frame] = field(default_factory=list)
+    resume: list[dict[str, Any]] = field(default_factory=list)
+    positions: dict[str, Any] = field(default_factory=dict)
 
     @property
     def policy(self) -> DataModel:
@@ -68,11 +74,11 @@ class Interpreter:
     async def run(self, raw_input: Any) -> Any:
         self.workflow_info = {**self.workflow_info, "input": raw_input}
         spec = self.workflow
-        value = raw_input
+        value = self.policy.first_input(raw_input)
         self.data = {**self.policy.initial_data(raw_input), **self.data}
-        if spec.input_schema is not None:
+        if spec.input_schema is not None and not self.resume:
             spec.input_schema.validate(raw_input, what="the workflow input", instance="/input")
-        if spec.input_from is not None:
+        if spec.input_from is not None and not self.resume:
             value = await self._eval_own(spec.input_from, value, {}, "/input/from")
         output, _ = await self._with_timeout(self.run_list(spec.do, value, {}), spec.timeout, "")
         if spec.output_as is not None:
@@ -84,16 +90,39 @@ class Interpreter:
     # -- task lists and tasks (Execution) --------------------------------------
 
     async def run_list(self, tasks: TaskList, value: Any, scope: dict[str, Any]) -> Outcome:
+        frame = Frame(tasks.pointer)
+        saved = self._resumed_list(tasks.pointer)
+        self.frames.append(frame)
+        try:
+            return await self._run_list(tasks, value, scope, frame, saved)
+        finally:
+            self.frames.pop()
+
+    async def _run_list(
+        self,
+        tasks: TaskList,
+        value: Any,
+        scope: dict[str, Any],
+        frame: Frame,
+        saved: dict[str, Any] | None,
+    ) -> Outcome:
         index = 0
         declared = self.policy.declared(tasks)  # run only when named (Zigflow)
         jumped = False
+        if saved is not None:  # re-entered after a continue-as-new
+            index, value, jumped = saved["index"], saved["value"], True
         while index < len(tasks.tasks):
             if index in declared and not jumped:
                 index += 1
                 continue
             jumped = False
             task = checked(tasks.tasks[index])
-            value, flow = await self.run_task(task, value, scope)
+            frame.at(index, task.pointer, value)
+            if saved is not None and self.resume:  # deeper lists saved: this task was running
+                value, flow = await self._resume_task(task, saved, scope)
+            else:
+                value, flow = await self.run_task(task, value, scope)
+            saved = None
             if flow is not None and flow.startswith(REDIRECT):
                 value, flow = await self._run_block(tasks, flow[len(REDIRECT) :], value, scope)
             if flow == "end":
@@ -124,6 +153,8 @@ class Interpreter:
         pointer = task.pointer
         self.runs += 1
         await self.io.checkpoint(pointer)
+        if self.io.continue_as_new_due() and resumable(self.frames, pointer):
+            await self.io.continue_as_new(self.state())
         task_info = {"name": task.name, "reference": pointer, "definition": task.definition}
         task_info["input"] = raw
         policy = self.policy
@@ -151,6 +182,13 @@ class Interpreter:
         args["input"] = policy.input_var(value, self.workflow_info["input"])
         args["output"] = policy.output_var(raw)
         task_info["input"] = value
+        if self.frames and self.frames[-1].task_pointer == pointer:
+            self.frames[-1].task_input = value
+        return await self._started(task, value, args)
+
+    async def _started(self, task: Task, value: Any, args: dict[str, Any]) -> Outcome:
+        """A task from its start on: ``execute``, then output and export."""
+        pointer, policy = task.pointer, self.policy
         self.io.progress_note(pointer, "started")
         metadata = task.definition.get("metadata")
         if isinstance(metadata, dict) and not metadata.keys().isdisjoint(ANNOTATIONS):
@@ -189,6 +227,67 @@ class Interpreter:
         if flow is None and task.then is not None:
             flow = task.then
         return output, flow
+
+    # -- continue-as-new (engine/continuation.py) -------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """Where the run stands, for the next run of its chain."""
+        return {
+            "frames": snapshot(self.frames),
+            "context": self.context,
+            "data": self.data,
+            "runs": self.runs - 1,  # the task about to start runs again in the next run
+        }
+
+    def resume_from(self, state: Mapping[str, Any]) -> None:
+        """Take up a previous run's ``state`` (before :meth:`run`)."""
+        self.context, self.data = state["context"], dict(state["data"])
+        self.runs = int(state["runs"])
+        self.resume = list(state["frames"])
+
+    def _resumed_list(self, pointer: str) -> dict[str, Any] | None:
+        if not self.resume:
+            return None
+        saved = self.resume.pop(0)
+        if saved["list"] != pointer:
+            raise WorkflowError.of(
+                "runtime",
+                f"cannot resume after continue-as-new: the saved position is in "
+                f"{saved['list']}, the definition runs {pointer} (was the definition changed?)",
+                instance=pointer,
+            )
+        return saved
+
+    async def _resume_task(
+        self, task: Task, saved: dict[str, Any], scope: dict[str, Any]
+    ) -> Outcome:
+        """Re-enter a container task that was running when the last run continued as new:
+        its ``if`` and ``input.from`` ran then; its body resumes from its saved position."""
+        raw, value = saved["value"], saved["taskInput"]
+        self.positions[task.pointer] = saved["body"]
+        self.frames[-1].task_input = value
+        policy = self.policy
+        task_info = {
+            "name": task.name,
+            "reference": task.pointer,
+            "definition": task.definition,
+            "input": value,
+        }
+        args = {
+            **scope,
+            "task": task_info,
+            "input": policy.input_var(value, self.workflow_info["input"]),
+            "output": policy.output_var(raw),
+        }
+        return await self._started(task, value, args)
+
+    def save_point(self, pointer: str, position: Callable[[], Any]) -> None:
+        frame = self.frames[-1] if self.frames else None
+        if frame is not None and frame.task_pointer == pointer:
+            frame.body = position
+
+    def resume_point(self, pointer: str) -> Any:
+        return self.positions.pop(pointer, None)
 
     def bindings(self, args: dict[str, Any]) -> dict[str, Any]:
         return self._arguments(args)
