@@ -11,7 +11,7 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
-server = MCPServer("test-tools", version="1.0.0")
+server = MCPServer("test-tools", version="1.0.0", log_level="WARNING")
 
 
 @server.tool()
@@ -21,15 +21,24 @@ def add(a: int, b: int) -> dict[str, int]:
 
 
 @server.tool()
-def environment(name: str) -> str:
-    """The server's environment variable ``name`` ("<unset>" when it has none)."""
-    return os.environ.get(name, "<unset>")
+def environment(names: list[str]) -> dict[str, str]:
+    """The server's environment variables of ``names`` ("<unset>" when it has none)."""
+    return {name: os.environ.get(name, "<unset>") for name in names}
 
 
 @server.tool()
 def explode(reason: str) -> str:
     """Always fails."""
     raise ValueError(f"exploded: {reason}")
+
+
+@server.tool()
+async def sleep(seconds: float) -> str:
+    """Sleeps, for timeout tests."""
+    import anyio
+
+    await anyio.sleep(seconds)
+    return "slept"
 
 
 @server.prompt()

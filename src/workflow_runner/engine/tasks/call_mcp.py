@@ -117,9 +117,9 @@ def read(reader: DefinitionReader, node: TaskNode) -> CallMcpTask | None:
     if method not in METHODS:
         reader.problem(f"{at}/method", f"method must be one of {', '.join(METHODS)}")
     parameters = spec.get("parameters")
-    if isinstance(parameters, dict) and isinstance(method, str) and method in REQUIRED_PARAMETERS:
-        needed = REQUIRED_PARAMETERS[method]
-        if needed not in parameters:
+    needed = REQUIRED_PARAMETERS.get(method) if isinstance(method, str) else None
+    if needed is not None and (parameters is None or isinstance(parameters, dict)):
+        if needed not in (parameters or {}):
             reader.problem(f"{at}/parameters", f"{method} needs parameters.{needed}")
     elif parameters is not None and not isinstance(parameters, dict | str):
         reader.problem(f"{at}/parameters", "parameters must be a mapping or an expression")

@@ -87,9 +87,16 @@ class McpActivities:
             except ApplicationError:
                 raise
             except TimeoutError:
+                # The author's bound (or the activity's): retrying would multiply it.
                 detail = f"MCP {request.method} on {request.server} did not finish in time"
-                raise self._failure(request, detail, stderr, "MCP call timed out", True) from None
+                raise self._failure(request, detail, stderr, "MCP call timed out", False) from None
             except Exception as e:
+                if _leaf(e, FileNotFoundError) is not None:  # no such command: cannot improve
+                    detail = f"MCP {request.server} cannot be started: {_describe(e)}"
+                    raise self._failure(request, detail, stderr, "MCP call failed", False) from None
+                failure = _leaf(e, _Failure)
+                if isinstance(failure, _Failure):  # raised inside the SDK's task groups
+                    raise activity_failure(failure.error, retryable=failure.retryable) from None
                 # Connecting or starting failed (or the server died): the next attempt may not.
                 cause = _describe(e)
                 detail = f"MCP {request.method} on {request.server} failed: {cause}"
@@ -231,6 +238,18 @@ def _describe(error: BaseException) -> str:
     if isinstance(error, BaseExceptionGroup):
         return "; ".join(_describe(e) for e in error.exceptions)
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def _leaf(error: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """The first ``kind`` inside an exception group (or the error itself)."""
+    if isinstance(error, kind):
+        return error
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            found = _leaf(inner, kind)
+            if found is not None:
+                return found
+    return None
 
 
 def _tail(stderr: IO[str]) -> str:
