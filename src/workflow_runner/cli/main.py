@@ -600,6 +600,7 @@ def codec_server(
 
 
 app.command("ls")(importlib.import_module("workflow_runner.cli.ls").ls)  # cli/ls.py
+app.command("convert")(importlib.import_module("workflow_runner.cli.convert").convert)
 
 if __name__ == "__main__":
     app()
