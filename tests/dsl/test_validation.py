@@ -58,7 +58,7 @@ def test_unquoted_expression_with_colon_gets_a_hint() -> None:
         (
             "  - a:\n      call: myFunction\n",
             "/do/0/a/call",
-            "custom functions are not supported yet",
+            "unknown function 'myFunction'",
         ),
         (
             "  - a:\n      call: http\n      with:\n        endpoint: http://x\n",
