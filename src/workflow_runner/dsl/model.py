@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from workflow_runner.dsl.schedule import Schedule
 from workflow_runner.dsl.schemas import DataSchema
 
 # A JSON object of run-time data (a request's headers, a CloudEvent): data, never
@@ -110,3 +111,4 @@ class WorkflowModel:
     # ``do``, the chosen block); the top-level timeout is the activities' default.
     workflows: tuple[str, ...] = ()
     activity_timeout: timedelta | None = None
+    schedule: Schedule | None = None  # top-level ``schedule`` (dsl/schedule.py)

@@ -31,6 +31,7 @@ from workflow_runner.dsl.expressions import (
 from workflow_runner.dsl.loader import Locations, pointer_join
 from workflow_runner.dsl.metadata import check_definition as check_metadata
 from workflow_runner.dsl.model import Document, RetryPolicy, TaskList, TaskModel, WorkflowModel
+from workflow_runner.dsl.schedule import read_schedule
 from workflow_runner.dsl.schemas import DataSchema, read_schema
 
 TOP_LEVEL = frozenset(
@@ -122,8 +123,7 @@ class DefinitionReader:
         document = self.document(data.get("document"))
         secrets = self.use(data.get("use"))
         check_metadata(data, self.problem)  # Temporal options in metadata (dsl/metadata.py)
-        if "schedule" in data:
-            self.problem("/schedule", "'schedule' is not supported yet; start runs with the CLI")
+        schedule = read_schedule(data["schedule"], self.problem) if "schedule" in data else None
         evaluate = data.get("evaluate")
         if evaluate is not None and (
             not isinstance(evaluate, dict) or evaluate.get("language", "jq") != "jq"
@@ -193,6 +193,7 @@ class DefinitionReader:
             dialect=self.dialect.name,
             workflows=workflows,
             activity_timeout=activity_timeout,
+            schedule=schedule,
         )
 
     def workflows(self, tasks: TaskList) -> tuple[str, ...]:
