@@ -107,6 +107,7 @@ def explain(error: BaseException, command: str | None) -> NoReturn:
             ("workflow_runner.runtime.devserver", "DevServerError"),
             ("workflow_runner.claimcheck.errors", "StoreError"),
             ("workflow_runner.claimcheck.codec_server", "CodecServerError"),
+            ("workflow_runner.engine.schedules", "ScheduleError"),
         )
     ):
         fail(one_line(str(error)))
@@ -400,6 +401,11 @@ async def _serve(settings: Settings, definitions: list[Definition]) -> None:
         if definitions:
             names = ", ".join(sorted({d.name for d in definitions}))
             err.print(f"workflow types: {names}", markup=False, soft_wrap=True)
+            from workflow_runner.engine.schedules import apply_schedule, scheduled
+
+            for definition in scheduled(definitions):  # a definition's schedule, created/updated
+                sid = await apply_schedule(runtime.client, definition, settings.task_queue)
+                err.print(f"schedule {sid} applied", markup=False, soft_wrap=True)
         await stop.wait()
         err.print("shutting down: finishing running activities")
 
@@ -601,6 +607,8 @@ def codec_server(
 
 app.command("ls")(importlib.import_module("workflow_runner.cli.ls").ls)  # cli/ls.py
 app.command("convert")(importlib.import_module("workflow_runner.cli.convert").convert)
+
+app.command("schedule")(importlib.import_module("workflow_runner.cli.schedule").schedule)
 
 if __name__ == "__main__":
     app()
