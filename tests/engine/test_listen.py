@@ -17,13 +17,16 @@ from typing import Any
 import pytest
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
+from temporalio.worker import Replayer
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from tests.harness import Harness, reached, workflow
 from workflow_runner.claimcheck import open_store
 from workflow_runner.config import load_settings
 from workflow_runner.engine.client import connect
 from workflow_runner.engine.definition import parse_definition
-from workflow_runner.engine.worker import running_worker
+from workflow_runner.engine.worker import PASSTHROUGH_MODULES, running_worker
+from workflow_runner.engine.workflow import DslWorkflow
 from workflow_runner.runtime.devserver import DevServer, find_temporal_binary
 
 TIMEOUT = "https://serverlessworkflow.io/spec/1.0.0/errors/timeout"
@@ -343,3 +346,67 @@ async def test_emit_gives_a_full_envelope_that_a_plain_client_reads_back(
     assert (heard["subject"], heard["priority"], heard["data"]) == ("o-7", "high", {"order": "o-7"})
     uuid.UUID(heard["id"])  # a UUID unless given
     assert heard["time"].startswith("20")
+
+
+async def test_a_run_with_updates_signals_and_foreach_replays_deterministically(
+    harness: Harness,
+) -> None:
+    text = workflow(
+        """
+  - state:
+      listen:
+        to:
+          one:
+            with:
+              id: state
+              type: query
+              data: ${ $context }
+  - measure:
+      listen:
+        to:
+          all:
+            - with:
+                id: temperature
+                type: update
+                acceptIf: ${ . > 38 }
+                data: ${ $data.temperature }
+            - with:
+                id: approve
+                type: signal
+                acceptIf: ${ $data.measure == "yes" }
+  - gather:
+      listen:
+        to:
+          any: []
+          until: (. | length) == 2
+      foreach:
+        do:
+          - twice:
+              set:
+                v: ${ $item.v * 2 }
+      export:
+        as: .
+"""
+    )
+    handle = await harness.start(text)
+    await reached(handle, "/do/1/measure")
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update("temperature", 30)
+    assert await handle.execute_update("temperature", 40) == 40
+    await handle.signal("approve", "no")
+    await handle.signal("approve", "yes")
+    for v in (1, 2):
+        await handle.signal("event", cloud_event("com.example.n", {"v": v}))
+    assert await handle.result() == [{"v": 2}, {"v": 4}]
+    assert await handle.query("state") == [{"v": 2}, {"v": 4}]
+    replayer = Replayer(
+        workflows=[DslWorkflow],
+        data_converter=harness.client.data_converter,
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+        ),
+    )
+    replayed = await replayer.replay_workflow(
+        await handle.fetch_history(), raise_on_replay_failure=True
+    )
+    assert replayed.replay_failure is None
