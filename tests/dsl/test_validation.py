@@ -54,7 +54,7 @@ def test_unquoted_expression_with_colon_gets_a_hint() -> None:
         ("  - a:\n      set:\n        x: ${ .a | }\n", "/do/0/a/set/x", "invalid jq expression"),
         ("  - a:\n      if: ${ $nope }\n      set: {}\n", "/do/0/a/if", "$nope is not defined"),
         ("  - a:\n      wait: PT5Q\n", "/do/0/a/wait", "not an ISO 8601 duration"),
-        ("  - a:\n      call: grpc\n", "/do/0/a/call", "not supported yet"),
+        ("  - a:\n      call: asyncapi\n", "/do/0/a/call", "not supported yet"),
         (
             "  - a:\n      call: myFunction\n",
             "/do/0/a/call",
