@@ -66,6 +66,8 @@ def read_schedule(value: Any, problem: Problem, pointer: str = "/schedule") -> S
     if not isinstance(value, dict):
         problem(pointer, "schedule must be a mapping with one of: every, cron, after, on")
         return None
+    # YAML 1.1 reads an unquoted ``on:`` key as the boolean true (the loader: "True").
+    value = {("on" if k is True or k == "True" else k): v for k, v in value.items()}
     unknown = [k for k in value if k not in KINDS]
     for key in unknown:
         problem(f"{pointer}/{key}", f"unknown schedule property {key!r}; use one of {KINDS}")
