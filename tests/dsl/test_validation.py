@@ -66,9 +66,9 @@ def test_unquoted_expression_with_colon_gets_a_hint() -> None:
             "needs 'method'",
         ),
         (
-            "  - a:\n      run:\n        container:\n          image: alpine\n",
-            "/do/0/a/run/container",
-            "not supported yet",
+            "  - a:\n      run:\n        container:\n          image: alpine\n          pullPolicy: sometimes\n",
+            "/do/0/a/run/container/pullPolicy",
+            "pullPolicy must be one of",
         ),
         (
             "  - a:\n      run:\n        script:\n          language: ruby\n          code: x\n",
