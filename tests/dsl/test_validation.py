@@ -93,9 +93,10 @@ def test_unquoted_expression_with_colon_gets_a_hint() -> None:
         ),
         ("  - a:\n      try:\n        - b:\n            set: {}\n", "/do/0/a", "needs 'catch'"),
         (
-            "  - a:\n      listen:\n        to:\n          any: []\n          until: ${ true }\n",
+            "  - a:\n      listen:\n        to:\n          all: [{with: {type: x}}]\n"
+            "          until: ${ true }\n",
             "/do/0/a/listen/to/until",
-            "not supported yet",
+            "applies to 'any' only",
         ),
         ("  - a:\n      set: {}\n  - a:\n      set: {}\n", "/do/1/a", "duplicate task name"),
         ("  - a: 5\n", "/do/0/a", "must be a mapping"),
