@@ -214,3 +214,38 @@ async def test_the_schedule_command_applies_lists_and_deletes(
     refused = await asyncio.to_thread(_cli, env, str(bad))
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert f"{bad}:7:" in refused.stderr and "day of week field 'funday'" in refused.stderr
+
+
+async def test_worker_definitions_applies_the_schedule_at_start_and_serves_its_runs(
+    env: dict[str, str], tmp_path: Path, client: Client
+) -> None:
+    import signal
+
+    from tests.processes import read_line
+
+    name = f"served-{uuid.uuid4().hex[:8]}"
+    folder = tmp_path / "definitions"
+    folder.mkdir()
+    (folder / "tick.yaml").write_text(
+        f"document:\n  dsl: '1.0.0'\n  namespace: test\n  name: {name}\n  version: '1'\n"
+        "schedule:\n  every: PT1S\ndo:\n  - a:\n      set: {ok: true}\n"
+    )
+    worker = await asyncio.to_thread(
+        subprocess.Popen,
+        [sys.executable, "-m", "workflow_runner.cli.main", "worker", "--definitions", str(folder)],
+        env={**env, "METRICS_PORT": "0"},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    sid = f"dsl:test/{name}:1"
+    try:
+        lines = [await asyncio.to_thread(read_line, worker.stderr) for _ in range(3)]
+        assert f"schedule {sid} applied" in lines[-1], lines
+        await until(
+            lambda: _at_least(completed_runs(client, name), 1),
+            "the worker's schedule never produced a run",
+        )
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(worker.wait, 30)
+        await client.get_schedule_handle(sid).delete()
