@@ -122,6 +122,10 @@ async def test_a_plain_client_queries_signals_and_updates_zigflow_listeners(
             )
             state = await poll(lambda: handle.query("get_state"), lambda s: s["stage"] == "waiting")
             assert state == {"stage": "waiting", "approver": None}
+            # No listen waits for this update yet: the caller is told, nothing is recorded.
+            with pytest.raises(WorkflowUpdateFailedError) as early:
+                await handle.execute_update("temperature", 40)
+            assert "'temperature' expected but not found" in str(early.value.cause)
             # acceptIf refuses this one: the listen keeps waiting, nothing is kept.
             await handle.signal("approve", {"ok": False, "by": "mallory"})
             await handle.signal("approve", {"ok": True, "by": "alice"})
@@ -144,8 +148,7 @@ async def test_a_plain_client_queries_signals_and_updates_zigflow_listeners(
             assert await handle.execute_update("temperature", 39) == {"accepted": 39}
             result = await handle.result()
             history = await handle.fetch_history()
-            # The update handler is gone once its listen ended: a late one is refused.
-            with pytest.raises(RPCError):
+            with pytest.raises(RPCError):  # the run is over: refused by the server
                 await handle.execute_update("temperature", 40)
     finally:
         await store.close()
