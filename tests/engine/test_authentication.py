@@ -7,18 +7,22 @@ ground truth, since the workflow's own output is redacted.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from tests.authserver import AuthServer, serving_auth
 from tests.engine.test_secrets import _payloads
 from tests.harness import Harness, make_harness, workflow
 from workflow_runner.cli.logs import install_handler, log_file
+from workflow_runner.engine.tasks.authentication_activity import TokenCache, auth_for
 from workflow_runner.runtime.devserver import DevServer
 
 CLIENT_SECRET = "client-s3cret-value-9f2"
@@ -379,3 +383,58 @@ async def test_no_credential_or_issued_token_reaches_history_output_or_log(
             assert value.encode() not in event.SerializeToString(), (value, event.event_type)
             for payload in _payloads(event):
                 assert value.encode() not in payload.SerializeToString()
+
+
+# -- the token cache, directly (no workflow) -------------------------------------------
+
+
+def _wire(server: AuthServer, **properties: Any) -> dict[str, Any]:
+    return {
+        "scheme": "oauth2",
+        "policy": None,
+        "properties": {
+            "authority": server.url,
+            "grant": "client_credentials",
+            "client": {"id": "runner", "secret": CLIENT_SECRET},
+            **properties,
+        },
+    }
+
+
+async def test_concurrent_calls_needing_the_same_token_make_one_request(
+    authority: AuthServer,
+) -> None:
+    cache = TokenCache()
+    async with httpx.AsyncClient() as client:
+        found = await asyncio.gather(
+            *(auth_for(_wire(authority), client, {}, None, cache=cache) for _ in range(5))
+        )
+    assert len(authority.state.token_requests) == 1
+    assert len({a.header for a in found}) == 1
+
+
+async def test_a_token_is_reused_until_its_lifetime_minus_a_tenth_then_requested_again(
+    authority: AuthServer,
+) -> None:
+    authority.state.expires_in = 100
+    now = [1000.0]
+    cache = TokenCache(clock=lambda: now[0])
+    async with httpx.AsyncClient() as client:
+        first = await auth_for(_wire(authority), client, {}, None, cache=cache)
+        now[0] += 89.9  # inside the margin (10 s of 100 s)
+        again = await auth_for(_wire(authority), client, {}, None, cache=cache)
+        now[0] += 0.2
+        renewed = await auth_for(_wire(authority), client, {}, None, cache=cache)
+        other = await auth_for(_wire(authority, scopes=["x"]), client, {}, None, cache=cache)
+    assert first.header == again.header != renewed.header != other.header
+    assert len(authority.state.token_requests) == 3
+    assert CLIENT_SECRET in first.sensitive.values()  # redacted from what the call returns
+
+
+async def test_a_token_response_without_expires_in_is_not_cached(authority: AuthServer) -> None:
+    authority.state.expires_in = None
+    cache = TokenCache()
+    async with httpx.AsyncClient() as client:
+        for _ in range(2):
+            await auth_for(_wire(authority), client, {}, None, cache=cache)
+    assert len(authority.state.token_requests) == 2
