@@ -438,3 +438,13 @@ async def test_a_token_response_without_expires_in_is_not_cached(authority: Auth
         for _ in range(2):
             await auth_for(_wire(authority), client, {}, None, cache=cache)
     assert len(authority.state.token_requests) == 2
+
+
+async def test_an_oauth2_authority_written_as_its_discovery_document_is_discovered(
+    authority: AuthServer,
+) -> None:
+    """dsl.md's oauth2 example names the discovery document as the authority."""
+    wire = _wire(authority, authority=authority.url + "/.well-known/openid-configuration")
+    async with httpx.AsyncClient() as client:
+        await auth_for(wire, client, {}, None, cache=TokenCache())
+    assert [r["path"] for r in authority.state.token_requests] == ["/oidc/token"]

@@ -19,9 +19,12 @@ token wait for one request. When a resource answers 401 to a *cached* token
 (revoked, or the authority restarted), the token is dropped, a new one is
 requested and the request is sent once more.
 
-OpenID Connect discovers the token endpoint at
+OAuth2 sends token requests to ``<authority>`` + ``endpoints.token`` (default
+``/oauth2/token``; an absolute URI is used as it is). OpenID Connect discovers
+the token endpoint at
 ``<authority>/.well-known/openid-configuration`` (an authority that already
-ends with it, as in the spec's example, is used as it is); the document is
+ends with it, as in the spec's examples, is used as it is — for an oauth2
+policy without ``endpoints.token`` too); the document is
 cached for an hour. ``issuers``, when given, must contain the discovery
 document's ``issuer`` and the ``iss`` claim of an access token that is a
 JWT (an opaque token cannot be checked, and is accepted).
@@ -322,17 +325,23 @@ class _TokenSource:
         endpoint = await self._token_endpoint()
         self._key = _cache_key(self.scheme, endpoint, self.properties)
         token = await self.cache.token(self._key, lambda: self._request(endpoint))
-        n = sum(1 for name in self.sensitive if name.startswith("access_token"))
-        self.sensitive[f"access_token_{n}"] = token.access_token
-        self.sensitive[f"authorization_{n}"] = token.header
+        previous = self.sensitive.get("access_token")
+        if previous is not None and previous != token.access_token:  # refused, then replaced
+            self.sensitive["access_token_refused"] = previous
+            self.sensitive["authorization_refused"] = self.sensitive["authorization"]
+        self.sensitive["access_token"] = token.access_token
+        self.sensitive["authorization"] = token.header
         return token
 
     def forget(self, token: _Token) -> None:
         self.cache.forget(self._key, token)
 
     async def _token_endpoint(self) -> str:
-        if self.scheme == "oauth2":
-            endpoints = self.properties.get("endpoints") or {}
+        endpoints = self.properties.get("endpoints") or {}
+        # An oauth2 authority written as its discovery document (dsl.md's own
+        # example) without endpoints.token is discovered like an oidc one.
+        discover = self.authority.rstrip("/").endswith(WELL_KNOWN) and "token" not in endpoints
+        if self.scheme == "oauth2" and not discover:
             path = str(endpoints.get("token", DEFAULT_TOKEN_ENDPOINT))
             if path.startswith(("http://", "https://")):
                 return path
@@ -448,7 +457,6 @@ class _TokenSource:
                 f"token response from {endpoint} has no access_token", retryable=False
             )
         assert isinstance(answer, dict)
-        self.sensitive["access_token_issued"] = access
         token_type = str(answer.get("token_type") or "Bearer")
         if token_type.lower() == "bearer":
             token_type = "Bearer"

@@ -3,6 +3,10 @@
 The request goes to the ``call_http`` activity (``call_http_activity.py``:
 httpx, streaming with a size cap, secrets revealed and redacted there).
 Secrets stay tokens here: the workflow never sees a secret value.
+``endpoint.authentication`` is read into an ``AuthenticationPolicy``
+(``authentication.py``) and sent resolved beside the request; the activity
+turns it into credentials, so an access token never enters the workflow.
+``$authorization`` is set for the task's ``output.as`` and ``export.as``.
 """
 
 from __future__ import annotations
