@@ -172,3 +172,13 @@ def test_evaluated_policies_get_the_same_rules_without_quoting_values() -> None:
     assert policy_problems("bearer", {"token": 5}, literal_only=False) == [
         (("token",), "token must be a non-empty string")
     ]
+
+
+def test_the_grant_spelling_of_the_spec_prose_is_accepted() -> None:
+    """dsl.md writes grant: client-credentials; the schema enum has client_credentials."""
+    body = {
+        "authority": "http://a",
+        "grant": "client-credentials",
+        "client": {"id": "c", "secret": "s"},
+    }
+    assert policy_problems("oauth2", body, literal_only=False) == []

@@ -55,6 +55,8 @@ SCHEMES: dict[str, str] = {
 NOT_YET_SCHEMES = frozenset({"certificate"})
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 GRANTS = frozenset({"client_credentials", "password", TOKEN_EXCHANGE})
+# dsl.md's own example writes ``grant: client-credentials``; the schema's enum has "_".
+GRANT_SPELLINGS = {"client-credentials": "client_credentials"}
 NOT_YET_GRANTS = frozenset({"authorization_code", "refresh_token"})
 CLIENT_METHODS = frozenset(
     {"client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"}
@@ -343,6 +345,7 @@ def policy_problems(scheme: str, body: Any, *, literal_only: bool) -> list[tuple
         ):
             problems.append((("authority",), "authority must be an http:// or https:// URI"))
     grant = body.get("grant")
+    grant = GRANT_SPELLINGS.get(grant, grant) if isinstance(grant, str) else grant
     if grant is None:
         problems.append(((), f"{scheme} authentication needs 'grant' ({_list(GRANTS)})"))
     elif not skip(grant):

@@ -59,6 +59,7 @@ from workflow_runner.engine.tasks.authentication import (
     DEFAULT_CLIENT_METHOD,
     DEFAULT_TOKEN_ENDPOINT,
     FORM,
+    GRANT_SPELLINGS,
     SCHEMES,
     TOKEN_EXCHANGE,
     WELL_KNOWN,
@@ -395,7 +396,7 @@ class _TokenSource:
         p = self.properties
         client = p.get("client") or {}
         method = client.get("authentication", DEFAULT_CLIENT_METHOD)
-        grant = str(p["grant"])
+        grant = GRANT_SPELLINGS.get(str(p["grant"]), str(p["grant"]))
         body: dict[str, Any] = {"grant_type": grant}
         if grant == "password":
             body["username"], body["password"] = p["username"], p["password"]
