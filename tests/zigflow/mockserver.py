@@ -58,6 +58,13 @@ class Reply:
     body: Any
 
 
+@dataclass(frozen=True)
+class Echo:
+    """Answers a JSON body with that body plus ``extra`` (jsonplaceholder's POST /posts)."""
+
+    extra: dict[str, Any]
+
+
 class _Quiet(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -194,10 +201,12 @@ class HttpsMock:
             "NO_PROXY": "127.0.0.1,localhost",
         }
 
-    def lookup(self, path: str) -> tuple[int, Any]:
+    def lookup(self, path: str, body: bytes = b"") -> tuple[int, Any]:
         value = self.routes.get(path)
         if path not in self.routes:
             return 404, {"error": "not found"}
+        if isinstance(value, Echo):
+            return 201, {**(json.loads(body) if body else {}), **value.extra}
         if isinstance(value, Reply):
             return value.status, value.body
         return 200, value
@@ -291,7 +300,7 @@ def https_mock(hosts: list[str], routes: dict[str, Any], directory: Path) -> Ite
             host = url.hostname or str(self.headers.get("Host", ""))
             with lock:
                 mock.requests.append(Recorded(self.command, host, url.path, body))
-            status, value = mock.lookup(url.path)
+            status, value = mock.lookup(url.path, body)
             self.reply(status, value)
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = answer
