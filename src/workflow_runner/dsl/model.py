@@ -15,10 +15,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workflow_runner.dsl.schedule import Schedule
 from workflow_runner.dsl.schemas import DataSchema
+
+if TYPE_CHECKING:  # dsl/extensions.py holds task lists of this module's types
+    from workflow_runner.dsl.extensions import Extension
 
 # A JSON object of run-time data (a request's headers, a CloudEvent): data, never
 # the definition, which is the typed model below.
@@ -112,3 +115,4 @@ class WorkflowModel:
     workflows: tuple[str, ...] = ()
     activity_timeout: timedelta | None = None
     schedule: Schedule | None = None  # top-level ``schedule`` (dsl/schedule.py)
+    extensions: tuple[Extension, ...] = ()  # use.extensions (dsl/extensions.py)

@@ -28,6 +28,7 @@ from workflow_runner.dsl.expressions import (
     expression_body,
     is_expression,
 )
+from workflow_runner.dsl.extensions import Extension, read_extensions
 from workflow_runner.dsl.loader import Locations, pointer_join
 from workflow_runner.dsl.metadata import check_definition as check_metadata
 from workflow_runner.dsl.model import Document, RetryPolicy, TaskList, TaskModel, WorkflowModel
@@ -39,6 +40,7 @@ TOP_LEVEL = frozenset(
 )
 SUPPORTED_USE = frozenset(
     {"errors", "secrets", "timeouts", "retries", "authentications", "functions", "catalogs"}
+    | {"extensions"}
 )
 # Properties every task may have, beside its own.
 COMMON = frozenset({"if", "input", "output", "export", "timeout", "then", "metadata"})
@@ -98,6 +100,7 @@ class DefinitionReader:
     function_models: dict[str, TaskModel | None] = field(default_factory=dict)
     functions_reading: list[str] = field(default_factory=list)
     dialect: Dialect = SPEC_DIALECT  # the reading rules (dsl/dialect.py)
+    extensions: tuple[Extension, ...] = ()  # use.extensions (dsl/extensions.py)
 
     def problem(self, pointer: str, message: str) -> None:
         line, column = self._location(pointer)
@@ -194,6 +197,7 @@ class DefinitionReader:
             workflows=workflows,
             activity_timeout=activity_timeout,
             schedule=schedule,
+            extensions=self.extensions,
         )
 
     def workflows(self, tasks: TaskList) -> tuple[str, ...]:
@@ -247,6 +251,8 @@ class DefinitionReader:
             pointer = pointer_join("/use", key)
             if key not in SUPPORTED_USE:
                 self.problem(pointer, f"use.{key} is not supported yet")
+            elif key == "extensions":
+                self.extensions = read_extensions(self, value)
             elif key == "secrets":
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                     self.problem(pointer, "use.secrets must be a list of secret names")

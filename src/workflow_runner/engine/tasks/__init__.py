@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from workflow_runner.dsl.model import TaskModel
 from workflow_runner.engine.tasks import (
     call,
     call_grpc,
@@ -61,4 +62,11 @@ ACTIVITIES: tuple[Callable[[Settings], ActivitySet], ...] = (
     run_container.activities,
 )
 
-__all__ = ["ACTIVITIES", "TASK_TYPES"]
+
+
+def kind_of(task: TaskModel) -> str:
+    """The key of the type a task was read as (``use.extensions`` extend by it)."""
+    return next((t.key for t in TASK_TYPES if t.key in task.definition), "")
+
+
+__all__ = ["ACTIVITIES", "TASK_TYPES", "kind_of"]
