@@ -102,6 +102,12 @@ class FakeIO:
     def annotate(self, values: dict[str, Any], pointer: str) -> None:
         self.annotations.append((pointer, values))
 
+    def continue_as_new_due(self) -> bool:
+        return False
+
+    async def continue_as_new(self, state: dict[str, Any]) -> None:
+        raise AssertionError("the fake never continues as new")
+
     async def first_completed(self, coros: Sequence[Awaitable[Outcome]]) -> Outcome:
         tasks = [asyncio.ensure_future(c) for c in coros]
         done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)

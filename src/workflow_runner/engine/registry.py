@@ -40,10 +40,15 @@ class Registered:
     env: dict[str, str] = field(default_factory=dict)  # WORKFLOW_ENV_* of the worker
 
 
+# CONTINUE_AS_NEW_AFTER_EVENTS' default (engine/continuation.py).
+CONTINUE_AS_NEW_AFTER_EVENTS = 10_000
+
+
 @dataclass(frozen=True, eq=False)
 class QueueConfig:
     limits: RunLimits = DEFAULT_LIMITS
     definitions: Mapping[str, Registered] = field(default_factory=dict)
+    continue_as_new_events: int = CONTINUE_AS_NEW_AFTER_EVENTS
 
 
 DEFAULT = QueueConfig()

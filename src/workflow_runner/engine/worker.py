@@ -80,7 +80,11 @@ async def running_worker(
         interceptors=interceptors,
         **options,  # type: ignore[arg-type]
     )
-    config = QueueConfig(RunLimits.from_settings(settings), serve(definitions))
+    config = QueueConfig(
+        RunLimits.from_settings(settings),
+        serve(definitions),
+        continue_as_new_events=settings.continue_as_new_events,
+    )
     # An unregistered search attribute would make every such run hang: refuse to serve it.
     await check_registered(
         client,

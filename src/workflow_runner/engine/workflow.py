@@ -33,7 +33,18 @@ with workflow.unsafe.imports_passed_through():
         to_json,
         try_fast_path,
     )
+    from workflow_runner.dsl.metadata import (
+        ANNOTATIONS,
+        NO_OPTIONS,
+        ActivityOptions,
+        activity_options,
+        max_history_length,
+        memo,
+        search_attributes,
+    )
+    from workflow_runner.dsl.metadata import resolve as resolve_pointer
     from workflow_runner.engine.activities.expressions import SHELF, Shelved
+    from workflow_runner.engine.continuation import FORMAT as CONTINUATION_FORMAT
     from workflow_runner.engine.definition import model_of
     from workflow_runner.engine.events import Listener
     from workflow_runner.engine.failures import to_application_error, to_workflow_error
@@ -50,17 +61,13 @@ with workflow.unsafe.imports_passed_through():
         refuse_payload,
         trim_memory_soon,
     )
-    from workflow_runner.engine.registry import AD_HOC_TYPE, QueueConfig, config_for
-    from workflow_runner.engine.secrets import NONCE_ACTIVITY, SecretScope, tokens_for
-    from workflow_runner.dsl.metadata import (
-        ANNOTATIONS,
-        NO_OPTIONS,
-        ActivityOptions,
-        activity_options,
-        memo,
-        search_attributes,
+    from workflow_runner.engine.registry import (
+        AD_HOC_TYPE,
+        CONTINUE_AS_NEW_AFTER_EVENTS,
+        QueueConfig,
+        config_for,
     )
-    from workflow_runner.dsl.metadata import resolve as resolve_pointer
+    from workflow_runner.engine.secrets import NONCE_ACTIVITY, SecretScope, tokens_for
     from workflow_runner.engine.tasks.base import ActivityCall, Outcome
     from workflow_runner.engine.tasks.call_activity import ExternalActivity
     from workflow_runner.engine.temporal_options import (
@@ -121,6 +128,11 @@ class DslWorkflow:
         self._interpreter: Interpreter | None = None
         self._definition: dict[str, Any] = {}  # as the request carried it (metadata lookups)
         self._options: dict[str, ActivityOptions] = {}  # activity options by task pointer
+        # continue-as-new (engine/continuation.py): the threshold, what the next run gets
+        self._continue_after = CONTINUE_AS_NEW_AFTER_EVENTS
+        self._first_argument: Any = None  # the run request (ad hoc) or the input (served)
+        self._chain = 1  # runs in this chain so far, this one included
+        self._started_at = ""
 
     @workflow.run
     async def run(self, args: Sequence[RawValue]) -> Any:
@@ -128,6 +140,8 @@ class DslWorkflow:
         queue = config_for(info.task_queue)
         self._limits = queue.limits
         request = self._request(info.workflow_type, info.task_queue, queue, args)
+        continued = self._continued(args)
+        self._first_argument = request if info.workflow_type == AD_HOC_TYPE else request.input
         self._definitions = request.definitions
         self._definition = request.definition
         self._env = request.env
@@ -146,6 +160,16 @@ class DslWorkflow:
                 NONCE_ACTIVITY, start_to_close_timeout=EXPRESSION_TIMEOUT, result_type=str
             )
             self._secret_scope = SecretScope(nonce, names)
+        self._continue_after = (
+            max_history_length(model.document.raw.get("metadata"), "/document/metadata")
+            or queue.continue_as_new_events
+        )
+        self._started_at = info.start_time.isoformat()
+        if continued is not None:
+            self._started_at = continued["startedAt"]
+            self._chain = int(continued["chain"])
+            for event in continued["events"]:
+                self._inbox.buffer.add(event)
         interpreter = Interpreter(
             workflow=model,
             io=self,
@@ -153,15 +177,18 @@ class DslWorkflow:
                 "id": info.workflow_id,
                 "runId": info.run_id,
                 "definition": dict(model.document.raw),
-                "startedAt": {"iso8601": info.start_time.isoformat()},
+                "startedAt": {"iso8601": self._started_at},
             },
             secrets=tokens_for(names, self._secret_scope.nonce),
             env=request.env,
             max_then_jumps=self._limits.max_then_jumps,
         )
         self._interpreter = interpreter
+        if continued is not None:
+            interpreter.resume_from(continued)
         try:
-            await self._annotate_start(interpreter, request.input)
+            if continued is None:
+                await self._annotate_start(interpreter, request.input)
             output = await interpreter.run(request.input)
             encoded = self._encode_output(output)
         except WorkflowError as error:
@@ -170,6 +197,37 @@ class DslWorkflow:
             if self._large:
                 trim_memory_soon()
         return encoded
+
+    @staticmethod
+    def _continued(args: Sequence[RawValue]) -> dict[str, Any] | None:
+        """The previous run's state, when this run continues a chain (its second argument)."""
+        if len(args) < 2:
+            return None
+        state = workflow.payload_converter().from_payload(args[1].payload)
+        if not isinstance(state, dict) or state.get("continuation") != CONTINUATION_FORMAT:
+            return None
+        return state
+
+    def continue_as_new_due(self) -> bool:
+        info = workflow.info()
+        return (
+            info.get_current_history_length() >= self._continue_after
+            or info.is_continue_as_new_suggested()
+        )
+
+    async def continue_as_new(self, state: dict[str, Any]) -> None:
+        """Continue as new with the interpreter's state, the events no ``listen`` took yet
+        and where the chain began; a large state is offloaded like any payload."""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        carried = {
+            **state,
+            "continuation": CONTINUATION_FORMAT,
+            "startedAt": self._started_at,
+            "chain": self._chain + 1,
+            "events": list(self._inbox.buffer.events.values()),
+        }
+        self._check_size(carried, "the state carried to the next run (continue-as-new)", "/")
+        workflow.continue_as_new(args=[self._first_argument, carried])
 
     async def _annotate_start(self, interpreter: Interpreter, run_input: Any) -> None:
         """The document's search attributes and memo, evaluated on the input and upserted as

@@ -90,6 +90,14 @@ class WorkflowIO(Protocol):
         """Record evaluated ``searchAttributes``/``memo`` of a task's metadata on the run."""
         ...
 
+    def continue_as_new_due(self) -> bool:
+        """Has history grown enough that the run should continue as new (engine/continuation.py)?"""
+        ...
+
+    async def continue_as_new(self, state: JsonObject) -> None:
+        """Continue as new with the interpreter's ``state``; never returns in a workflow."""
+        ...
+
     async def first_completed(self, coros: Sequence[Awaitable[Outcome]]) -> Outcome: ...
 
 
@@ -127,6 +135,16 @@ class Execution(Protocol):
 
     def bind_data(self, values: Mapping[str, Any]) -> Callable[[], None]:
         """Bind loop variables into ``$data``; returns the function that unbinds them."""
+        ...
+
+    def save_point(self, pointer: str, position: Callable[[], Any]) -> None:
+        """A container task (``do``, ``for``) says it can resume after a continue-as-new:
+        ``position()`` is read (only) when the run continues as new inside its body."""
+        ...
+
+    def resume_point(self, pointer: str) -> Any:
+        """The position a container task saved in the previous run, once; ``None`` when
+        the task starts afresh."""
         ...
 
 

@@ -15,6 +15,7 @@ class DoTask(Task):
     tasks: TaskList
 
     async def execute(self, run: Execution, value: Any, args: Bindings) -> Outcome:
+        run.save_point(self.pointer, dict)  # resumable after a continue-as-new (no own state)
         return await run.run_list(self.tasks, value, scope_of(args))
 
 

@@ -26,17 +26,37 @@ class ForTask(Task):
 
     async def execute(self, run: Execution, value: Any, args: Bindings) -> Outcome:
         where = self.pointer + "/for/in"
-        collection = await run.eval_field(self.collection, value, args, where)
-        items, by_key = run.policy.for_items(collection, where)
-        output = value
-        keys: list[Any] = []
-        outputs: list[Any] = []
-        for index, item in items:
+        saved = run.resume_point(self.pointer)  # where it was when the last run continued as new
+        if saved is None:
+            collection = await run.eval_field(self.collection, value, args, where)
+            items, by_key = run.policy.for_items(collection, where)
+            start, output, keys, outputs = 0, value, [], []
+        else:
+            items = [(at, item) for at, item in saved["items"]]
+            by_key, start, output = saved["byKey"], saved["at"], saved["output"]
+            keys, outputs = saved["keys"], saved["outputs"]
+        # The spec's for returns the last output: only a collecting dialect carries the others.
+        collects = run.policy.for_output([0], [True], False, None) is not None
+        position = start
+
+        def where_it_is() -> dict[str, Any]:  # read only if the run continues as new inside
+            return {
+                "items": items,
+                "byKey": by_key,
+                "at": position,
+                "output": output,
+                "keys": keys if collects else [],
+                "outputs": outputs if collects else [],
+            }
+
+        run.save_point(self.pointer, where_it_is)
+        for position in range(start, len(items)):
+            index, item = items[position]
             loop_vars = {self.each: item, self.at: index}
             scope = {**scope_of(args), **loop_vars}
             unbind = run.bind_data(loop_vars)
             try:
-                if self.condition_while is not None:
+                if self.condition_while is not None and not (saved and position == start):
                     keep_going = await run.eval_field(
                         self.condition_while,
                         output,

@@ -1,0 +1,158 @@
+"""Continue-as-new (issue #14, item 6): long runs carry their state into a new run of the
+same workflow id and finish with the output they would have had in one run.
+
+Thresholds are lowered with ``document.metadata.canMaxHistoryLength`` (Zigflow's form)
+so a chain forms within seconds; the signals of the listen loop come from a plain
+temporalio client that knows nothing about this package.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+
+from tests.harness import Harness, reached, workflow
+from workflow_runner.runtime.devserver import DevServer
+
+
+async def chain_of(client: Client, workflow_id: str) -> list[WorkflowExecutionStatus | None]:
+    """The statuses of every run of ``workflow_id``, oldest first."""
+    runs = [r async for r in client.list_workflows(f'WorkflowId = "{workflow_id}"')]
+    runs.sort(key=lambda r: r.start_time)
+    return [r.status for r in runs]
+
+
+async def wait_for_chain(client: Client, handle: WorkflowHandle[Any, Any]) -> list[Any]:
+    deadline = time.monotonic() + 30
+    while True:  # visibility lags the runs a little
+        statuses = await chain_of(client, handle.id)
+        if statuses and statuses[-1] == WorkflowExecutionStatus.COMPLETED:
+            return statuses
+        assert time.monotonic() < deadline, statuses
+        await asyncio.sleep(0.2)
+
+
+BIG_LOOP = """  - count:
+      for:
+        in: ${ [range(0; 100000)] }
+        each: n
+      do:
+        - add:
+            set:
+              sum: ${ .sum + $n }
+              last: ${ $n }
+      export:
+        as: '{loops: 1}'
+  - report:
+      set:
+        sum: ${ .sum }
+        last: ${ .last }
+        context: ${ $context }
+"""
+
+
+@pytest.mark.faults  # about 55 s on a quiet machine
+async def test_a_for_loop_over_100000_items_continues_as_new_and_ends_with_the_right_output(
+    harness: Harness,
+) -> None:
+    text = workflow(BIG_LOOP, extra="  metadata:\n    canMaxHistoryLength: 20\n")
+    started = time.monotonic()
+    handle = await harness.start(text, {"sum": 0})
+    result = await handle.result()  # follows the chain to its last run
+    elapsed = time.monotonic() - started
+    assert result == {"sum": 4_999_950_000, "last": 99_999, "context": {"loops": 1}}
+    statuses = await wait_for_chain(harness.client, handle)
+    assert len(statuses) > 1, statuses
+    assert statuses[:-1] == [WorkflowExecutionStatus.CONTINUED_AS_NEW] * (len(statuses) - 1)
+    # the last run's own history is short: the 100,000 iterations were spread over the chain
+    last = harness.client.get_workflow_handle(handle.id)
+    events = (await last.fetch_history()).events
+    assert len(events) < 80, len(events)
+    print(f"100,000-item loop: {len(statuses)} runs, {elapsed:.1f} s")
+
+
+NESTED = """  - outer:
+      for:
+        in: ${ [range(0; 6)] }
+        each: i
+      do:
+        - inner:
+            do:
+              - deeper:
+                  for:
+                    in: ${ [range(0; 4)] }
+                    each: j
+                  do:
+                    - tick:
+                        run:
+                          shell:
+                            command: "true"
+                        output:
+                          as: ${ $input }
+                    - add:
+                        set:
+                          total: ${ .total + ($i * 100) + $j }
+                          visits: ${ .visits + 1 }
+"""
+
+
+async def test_nested_for_and_do_resume_at_the_right_iteration_after_continue_as_new(
+    harness: Harness,
+) -> None:
+    """24 visits across a for, a do and a for, with an activity in each so that history grows,
+    and a continue-as-new every few events: an iteration run twice or skipped, or a
+    resumed list entered at the wrong task, changes the totals."""
+    text = workflow(NESTED, extra="  metadata:\n    canMaxHistoryLength: 12\n")
+    handle = await harness.start(text, {"total": 0, "visits": 0})
+    result = await handle.result()
+    expected = sum(i * 100 + j for i in range(6) for j in range(4))
+    assert result == {"total": expected, "visits": 24}
+    statuses = await wait_for_chain(harness.client, handle)
+    assert len(statuses) > 3, statuses
+
+
+LISTEN_LOOP = """  - wait:
+      listen:
+        to:
+          one:
+            with:
+              type: signal
+              id: tick
+      export:
+        as: >-
+          {count: (($context.count // 0) + 1),
+           total: (($context.total // 0) + ([.. | objects | select(has("n")) | .n][0]))}
+  - check:
+      switch:
+        - done:
+            when: ${ $context.count >= 40 }
+            then: finish
+        - again:
+            then: wait
+  - finish:
+      set: ${ $context }
+"""
+
+
+async def test_a_listen_forever_loop_continues_as_new_and_loses_no_signal(
+    harness: Harness, temporal_server: DevServer
+) -> None:
+    text = workflow(LISTEN_LOOP, extra="  metadata:\n    canMaxHistoryLength: 30\n")
+    handle = await harness.start(text)
+    await reached(handle, "/do/0/wait")
+    plain = await Client.connect(temporal_server.address)  # knows nothing of this package
+    signaller = plain.get_workflow_handle(handle.id)  # no run id: the chain's current run
+    for n in range(1, 41):
+        await signaller.signal("tick", {"n": n})
+    result = await handle.result()
+    assert result == {"count": 40, "total": 820}
+    statuses = await wait_for_chain(harness.client, handle)
+    assert len(statuses) > 1, statuses
+    first = harness.client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
+    events = (await first.fetch_history()).events
+    assert events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
