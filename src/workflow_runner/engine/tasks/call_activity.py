@@ -25,9 +25,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from workflow_runner.dsl.metadata import NO_OPTIONS, ActivityOptions, options_at
 from workflow_runner.dsl.model import Bindings
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
-from workflow_runner.dsl.metadata import NO_OPTIONS, ActivityOptions, options_at
 from workflow_runner.engine.tasks.base import ActivityCall, Execution, Outcome, Task
 
 WITH_PROPERTIES = frozenset({"name", "taskQueue", "arguments", "options"})
