@@ -133,6 +133,7 @@ class DslWorkflow:
         self._first_argument: Any = None  # the run request (ad hoc) or the input (served)
         self._chain = 1  # runs in this chain so far, this one included
         self._started_at = ""
+        self._activity_timeout: timedelta | None = None  # Zigflow: the top-level timeout
 
     @workflow.run
     async def run(self, args: Sequence[RawValue]) -> Any:
@@ -165,6 +166,7 @@ class DslWorkflow:
             or queue.continue_as_new_events
         )
         self._started_at = info.start_time.isoformat()
+        self._activity_timeout = model.activity_timeout
         if continued is not None:
             self._started_at = continued["startedAt"]
             self._chain = int(continued["chain"])
@@ -443,7 +445,7 @@ class DslWorkflow:
                 args=request.arguments,
                 task_queue=request.task_queue,
                 result_type=RawValue,
-                **activity_kwargs(options, call.timeout, call.pointer),
+                **activity_kwargs(options, call.timeout or self._activity_timeout, call.pointer),
             )
         else:
             if dataclasses.is_dataclass(request) and hasattr(request, "secret_scope"):
@@ -453,7 +455,7 @@ class DslWorkflow:
                 call.name,
                 request,
                 result_type=RawValue,
-                **activity_kwargs(options, call.timeout, call.pointer),
+                **activity_kwargs(options, call.timeout or self._activity_timeout, call.pointer),
             )
         raw = await _as_dsl_errors(started, call.pointer)
         return self._decode(raw.payload)
