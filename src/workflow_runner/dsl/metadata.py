@@ -15,7 +15,11 @@ already write in ``metadata``), plus plain spec-friendly ones where natural:
 - ``retry``: the DSL's own retry form (``delay``, ``backoff``, ``limit``) or a
   ``use.retries`` name, mapped onto Temporal's retry policy (``linear`` backoff and
   ``when``/``exceptWhen`` have no Temporal equivalent and are refused).
-- ``heartbeat``: Zigflow's task-level heartbeat interval (a duration).
+- ``heartbeat``: Zigflow's task-level heartbeat interval (a duration), accepted and
+  checked; our long activities (``call: http``, ``run``) heartbeat on their own every
+  third of ``heartbeatTimeout`` whenever one is set (engine/activities/heartbeat.py).
+  ``disableEagerExecution`` is accepted too and has no effect (the Python SDK decides
+  eager execution per worker).
 - ``searchAttributes``: Zigflow's ``{name: {type, value}}`` or a plain ``{name: value}``
   (type inferred); values may be ``${ }`` expressions. Document-level ones are set
   when the run starts, a task's ones when the task starts.
