@@ -122,27 +122,40 @@ def include_catalog_functions(data: Any, locations: Locations, source: str) -> A
 
 
 def anchor_documents(value: Any, base: str) -> Any:
-    """``value`` with the relative ``document.endpoint`` of every ``call: openapi`` made
-    absolute against ``base`` (a directory or a URL), so that a worker anywhere reads
-    the same document."""
+    """``value`` with the relative ``document.endpoint`` of every ``call: openapi`` and the
+    relative ``proto.endpoint`` of every ``call: grpc`` made absolute against ``base`` (a
+    directory or a URL).
+
+    The raw definition itself is rewritten, not only the model read from it: a worker
+    reads the definition again from the run request, where a relative path would resolve
+    against the worker's working directory instead of the definition's.
+    """
     if isinstance(value, list):
         return [anchor_documents(item, base) for item in value]
     if not isinstance(value, dict):
         return value
     out = {key: anchor_documents(item, base) for key, item in value.items()}
     spec = _mapping(out.get("with"))
-    document = spec.get("document")
-    if out.get("call") == "openapi" and isinstance(document, dict):
-        endpoint = document.get("endpoint")
-        uri = endpoint.get("uri") if isinstance(endpoint, dict) else endpoint
-        if isinstance(uri, str) and uri and not is_expression(uri) and not _absolute(uri):
-            if base.startswith(("http://", "https://")):
-                anchored = urljoin(base + "/", uri.removeprefix("file://"))
-            else:
-                anchored = str(Path(base) / uri.removeprefix("file://"))
-            endpoint = {**endpoint, "uri": anchored} if isinstance(endpoint, dict) else anchored
-            out["with"] = {**spec, "document": {**document, "endpoint": endpoint}}
+    document_key = {"openapi": "document", "grpc": "proto"}.get(str(out.get("call")))
+    document = spec.get(document_key) if document_key else None
+    if document_key and isinstance(document, dict):
+        endpoint = _anchored(document.get("endpoint"), base)
+        if endpoint is not document.get("endpoint"):
+            out["with"] = {**spec, document_key: {**document, "endpoint": endpoint}}
     return out
+
+
+def _anchored(endpoint: Any, base: str) -> Any:
+    """An endpoint (a URI or ``{uri, ...}``) with a relative URI made absolute against
+    ``base``; the very same object when there is nothing to anchor."""
+    uri = endpoint.get("uri") if isinstance(endpoint, dict) else endpoint
+    if not isinstance(uri, str) or not uri or is_expression(uri) or _absolute(uri):
+        return endpoint
+    if base.startswith(("http://", "https://")):
+        anchored = urljoin(base + "/", uri.removeprefix("file://"))
+    else:
+        anchored = str(Path(base) / uri.removeprefix("file://"))
+    return {**endpoint, "uri": anchored} if isinstance(endpoint, dict) else anchored
 
 
 def _absolute(uri: str) -> bool:
