@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import shutil
 import stat
 import threading
@@ -14,12 +15,14 @@ from typing import Any
 
 import pytest
 
+from tests.authserver import AuthServer, serving_auth
 from tests.grpc.server import PROTO, GreeterServer, serving
-from tests.harness import Harness, workflow
+from tests.harness import Harness, make_harness, workflow
 from workflow_runner.dsl.errors import DefinitionError
 from workflow_runner.engine.definition import parse_definition
 from workflow_runner.engine.tasks.call_grpc import CallGrpcTask, GrpcRequest
 from workflow_runner.engine.tasks.call_grpc_activity import GrpcActivities
+from workflow_runner.runtime.devserver import DevServer
 
 ERR = "https://serverlessworkflow.io/spec/1.0.0/errors/"
 
@@ -78,7 +81,7 @@ async def test_a_method_the_proto_does_not_declare_fails_listing_the_methods_it_
     error = await harness.fail(call(greeter.port, "SayGoodbye", "{name: x}"))
     assert error["type"] == ERR + "configuration"
     assert "no method 'SayGoodbye'" in error["detail"]
-    assert "CountTo, Fail, SayHello, Sleep" in error["detail"]
+    assert "CountTo, Fail, SayHello, Sleep, Whoami" in error["detail"]
 
 
 async def test_arguments_that_do_not_fit_the_request_message_are_a_validation_error(
@@ -220,8 +223,16 @@ def test_the_spec_example_validates_and_resolves_a_relative_proto_next_to_the_de
         ("{name: G}", "service needs 'name' and 'host'"),
         ("{name: G, host: h, port: 70000}", "port must be an integer from 1 to 65535"),
         (
-            "{name: G, host: h, authentication: {oauth2: {authority: x}}}",
-            "grpc authentication 'oauth2' is not supported yet",
+            "{name: G, host: h, authentication: {digest: {username: u, password: p}}}",
+            "digest authentication cannot be used for grpc",
+        ),
+        (
+            "{name: G, host: h, authentication: {use: nowhere}}",
+            "authentication policy 'nowhere' is not defined in use.authentications",
+        ),
+        (
+            "{name: G, host: h, authentication: {oauth2: {grant: client_credentials}}}",
+            "oauth2 authentication needs 'authority'",
         ),
         ("{name: G, host: h, tls: true}", "unknown grpc service property 'tls'"),
     ],
@@ -235,3 +246,136 @@ def test_a_wrong_grpc_service_is_reported_where_it_is_written(service: str, mess
         parse_definition(text, "wf.yaml")
     problems = [str(p) for p in info.value.problems]
     assert any(message in p and "/do/0/g/with/service" in p for p in problems), problems
+
+
+async def test_a_relative_proto_is_read_next_to_the_definition_by_a_worker_elsewhere(
+    harness: Harness, greeter: GreeterServer
+) -> None:
+    # The worker runs in pytest's working directory, not the definition's: it must
+    # still find app/greeter.proto next to the definition (it re-reads the raw
+    # definition from the run request, so the raw definition must carry the path).
+    assert Path.cwd().resolve() != harness.directory.resolve()
+    (harness.directory / "app").mkdir()
+    shutil.copy(PROTO, harness.directory / "app" / PROTO.name)
+    text = call(greeter.port, "SayHello", "{name: rel}", proto=f"file://app/{PROTO.name}")
+    handle = await harness.start(text)
+    assert (await handle.result())["message"] == "Hello, rel!"
+    definition = parse_definition(text, str(harness.directory / "main.yaml"))
+    proto = definition.data["do"][0]["greet"]["with"]["proto"]["endpoint"]
+    assert proto == str(harness.directory.resolve() / "app" / PROTO.name)
+
+
+def whoami(port: int, authentication: str) -> str:
+    """A Whoami call; ``authentication`` is YAML indented for service.authentication."""
+    return f"""
+  - who:
+      call: grpc
+      with:
+        proto:
+          endpoint: {PROTO}
+        service:
+          name: Greeter
+          host: 127.0.0.1
+          port: {port}
+          authentication:
+{authentication}        method: Whoami
+        arguments: {{name: me}}
+"""
+
+
+async def test_bearer_authentication_by_name_is_sent_as_authorization_metadata(
+    harness: Harness, greeter: GreeterServer
+) -> None:
+    greeter.accept = lambda header: "api" if header == "Bearer s3cr3t-value" else None
+    extra = (
+        "use:\n  secrets: [api_token]\n  authentications:\n    api:\n      bearer:\n"
+        "        token: ${ $secrets.api_token }\n"
+    )
+    text = workflow(whoami(greeter.port, "            use: api\n"), extra)
+    text += "      output:\n        as: '${ {message: .message, auth: $authorization} }'\n"
+    try:
+        out = await harness.run(text)
+    finally:
+        greeter.accept = None
+    assert greeter.authorizations[-1] == "Bearer s3cr3t-value"
+    # The server echoed the header: it comes back redacted, and $authorization holds
+    # the secret's token, never its value.
+    assert out["message"] == "api|⟦secret:authorization⟧"
+    assert out["auth"]["scheme"] == "Bearer" and "s3cr3t-value" not in json.dumps(out)
+
+
+async def test_a_refused_authorization_is_a_grpc_unauthenticated_error(
+    harness: Harness, greeter: GreeterServer
+) -> None:
+    greeter.accept = lambda header: None
+    auth = "            bearer:\n              token: wrong\n"
+    try:
+        error = await harness.fail(workflow(whoami(greeter.port, auth)))
+    finally:
+        greeter.accept = None
+    assert error["type"] == ERR + "communication" and error["title"] == "gRPC UNAUTHENTICATED"
+    assert greeter.authorizations[-1] == "Bearer wrong"
+
+
+OAUTH_SECRET = "grpc-client-s3cret-4e1"
+
+
+async def test_oauth2_client_credentials_token_is_fetched_once_and_sent_as_metadata(
+    temporal_server: DevServer, tmp_path: Path, greeter: GreeterServer
+) -> None:
+    with serving_auth() as authority:
+        authority.state.clients["runner"] = OAUTH_SECRET
+        greeter.accept = functools.partial(_issued_client, authority)
+        auth = (
+            "            oauth2:\n"
+            f"              authority: {authority.url}\n"
+            "              grant: client_credentials\n"
+            "              client: { id: runner, secret: '${ $secrets.client_secret }' }\n"
+            "              scopes: [ greet ]\n"
+        )
+        body = whoami(greeter.port, auth) + whoami(greeter.port, auth).replace("- who:", "- again:")
+        text = workflow(body, "use:\n  secrets: [client_secret]\n")
+        env = {"WORKFLOW_SECRET_CLIENT_SECRET": OAUTH_SECRET}
+        try:
+            async with make_harness(temporal_server, tmp_path, **env) as harness:
+                out = await harness.run(text)
+        finally:
+            greeter.accept = None
+        requests = authority.state.token_requests
+    assert len(requests) == 1, requests  # the second call reused the cached token
+    assert requests[0]["body"]["grant_type"] == "client_credentials"
+    assert requests[0]["body"]["scope"] == "greet"
+    sent = greeter.authorizations[-2:]
+    assert sent[0] == sent[1] and sent[0] is not None and sent[0].startswith("Bearer at-")
+    assert out["message"] == "runner|⟦secret:authorization⟧"
+    assert OAUTH_SECRET not in json.dumps(out) and sent[0][7:] not in json.dumps(out)
+
+
+async def test_an_oauth2_authority_that_refuses_the_client_is_an_authentication_error(
+    temporal_server: DevServer, tmp_path: Path, greeter: GreeterServer
+) -> None:
+    with serving_auth() as authority:
+        authority.state.clients["runner"] = "another-secret"
+        auth = (
+            "            oauth2:\n"
+            f"              authority: {authority.url}\n"
+            "              grant: client_credentials\n"
+            "              client: { id: runner, secret: '${ $secrets.client_secret }' }\n"
+        )
+        text = workflow(whoami(greeter.port, auth), "use:\n  secrets: [client_secret]\n")
+        env = {"WORKFLOW_SECRET_CLIENT_SECRET": OAUTH_SECRET}
+        calls = len(greeter.authorizations)
+        async with make_harness(temporal_server, tmp_path, **env) as harness:
+            error = await harness.fail(text)
+    assert error["type"] == ERR + "authentication" and error["status"] == 401
+    assert authority.url in error["detail"] and "invalid_client" in error["detail"]
+    assert OAUTH_SECRET not in json.dumps(error)
+    assert len(greeter.authorizations) == calls  # the gRPC server was never called
+
+
+def _issued_client(authority: AuthServer, header: str | None) -> str | None:
+    """The client a live bearer token was issued to, by the authority's own records."""
+    if header is None or not header.startswith("Bearer "):
+        return None
+    issued = authority.state.issued.get(header.removeprefix("Bearer "))
+    return issued.client if issued is not None else None

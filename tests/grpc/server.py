@@ -12,7 +12,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,6 +51,9 @@ class GreeterServer:
     port: int
     # The authorization metadata each call arrived with, in order.
     authorizations: list[str | None] = field(default_factory=list)
+    # Whoami's check: the authorization metadata -> who it is, or None to refuse
+    # (UNAUTHENTICATED). Unset, Whoami refuses every call.
+    accept: Callable[[str | None], str | None] | None = None
 
 
 @contextmanager
@@ -88,6 +91,14 @@ def serving() -> Iterator[GreeterServer]:
                 self._note(context)
                 stop.wait(request.times)
                 return pb2.HelloReply(message="slept")
+
+            def Whoami(self, request: Any, context: Any) -> Any:
+                self._note(context)
+                authorization = state.authorizations[-1]
+                who = state.accept(authorization) if state.accept is not None else None
+                if who is None:
+                    context.abort(grpc.StatusCode.UNAUTHENTICATED, "authorization refused")
+                return pb2.HelloReply(message=f"{who}|{authorization}")
 
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         pb2_grpc.add_GreeterServicer_to_server(Greeter(), server)

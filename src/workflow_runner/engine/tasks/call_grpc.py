@@ -11,7 +11,16 @@ client does anyway). A relative path (``file://app/greet.proto`` or
 ``app/greet.proto``) is made absolute against the definition's directory
 when the definition is read, so it does not depend on the worker's working
 directory; the file is not read then, so a definition validates on a
-machine without the proto.
+machine without the proto. The raw definition is rewritten the same way
+(``engine/functions.anchor_documents``), because a worker reads the definition
+again from the run request, where a relative path would otherwise resolve
+against the worker's working directory.
+
+``service.authentication`` is any endpoint authentication policy
+(``authentication.py``: inline, ``use: name``, basic, bearer, oauth2, oidc),
+resolved like ``call: http``'s; the activity sends the resulting header as the
+``authorization`` metadata of the call. ``digest`` is refused when the
+definition is read: it answers an HTTP challenge, which gRPC does not send.
 """
 
 from __future__ import annotations
@@ -25,6 +34,11 @@ from workflow_runner.dsl.expressions import is_expression
 from workflow_runner.dsl.model import Bindings, JsonObject
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
 from workflow_runner.engine.secrets import SecretScope
+from workflow_runner.engine.tasks.authentication import (
+    AuthenticationPolicy,
+    describe,
+    read_policy,
+)
 from workflow_runner.engine.tasks.base import (
     ActivityCall,
     ActivitySet,
@@ -39,8 +53,8 @@ if TYPE_CHECKING:  # the worker's settings; reading a definition needs none
 ACTIVITY = "call_grpc"
 WITH_PROPERTIES = frozenset({"proto", "service", "method", "arguments"})
 SERVICE_PROPERTIES = frozenset({"name", "host", "port", "authentication"})
-# Inline policies that become call metadata; the others need a token exchange.
-AUTHENTICATIONS = ("bearer", "basic")
+# Schemes that cannot become call metadata: a digest answers an HTTP challenge.
+NOT_FOR_GRPC = frozenset({"digest"})
 DEFAULT_PORT = 50051
 
 
@@ -54,20 +68,27 @@ class GrpcRequest:
     port: int
     method: str
     arguments: JsonObject = field(default_factory=dict)
-    # {"bearer": {"token"}} or {"basic": {"username", "password"}}
-    authentication: JsonObject = field(default_factory=dict)
     instance: str = ""
     secret_scope: SecretScope | None = None
+    # service.authentication resolved (authentication.py's wire form): secrets still tokens
+    authentication: JsonObject | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class CallGrpcTask(Task):
     proto: str  # resolved at read time: absolute path or URL (may hold ${ })
-    spec: Mapping[str, Any]  # service, method, arguments as written; ${ } evaluated per run
+    # service, method, arguments as written (minus service.authentication); ${ } evaluated per run
+    spec: Mapping[str, Any]
+    authentication: AuthenticationPolicy | None = None
 
     async def execute(self, run: Execution, value: Any, args: Bindings) -> Outcome:
         spec = await run.eval_value(dict(self.spec), value, args, self.pointer + "/with")
         proto = await run.eval_value(self.proto, value, args, self.pointer + "/with/proto")
+        policy = None
+        if self.authentication is not None:
+            where = self.pointer + "/with/service/authentication"
+            policy = await self.authentication.resolve(run, value, args, where)
+            args["authorization"] = describe(policy)  # $authorization for output.as, export.as
         service = spec["service"]
         request = GrpcRequest(
             proto=str(proto),
@@ -76,8 +97,8 @@ class CallGrpcTask(Task):
             port=int(service.get("port") or DEFAULT_PORT),
             method=str(spec["method"]),
             arguments=spec.get("arguments") or {},
-            authentication=service.get("authentication") or {},
             instance=self.pointer,
+            authentication=policy,
         )
         return await run.io.activity(
             ActivityCall(ACTIVITY, request, self.timeout, self.pointer)
@@ -109,7 +130,13 @@ def read(reader: DefinitionReader, node: TaskNode) -> CallGrpcTask | None:
     bad_port = not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536
     if port is not None and not is_expression(port) and bad_port:
         reader.problem(f"{at}/service/port", "port must be an integer from 1 to 65535")
-    _check_authentication(reader, f"{at}/service/authentication", service.get("authentication"))
+    policy = None
+    if "authentication" in service:
+        policy = _read_authentication(
+            reader, f"{at}/service/authentication", service["authentication"], node.scope
+        )
+        service = {k: v for k, v in service.items() if k != "authentication"}
+        spec = {**spec, "service": service}  # the policy is evaluated on its own
     if not isinstance(spec["method"], str) or not spec["method"]:
         reader.problem(f"{at}/method", "method must be the name of a method of the service")
     arguments = spec.get("arguments")
@@ -119,7 +146,7 @@ def read(reader: DefinitionReader, node: TaskNode) -> CallGrpcTask | None:
     if proto is None:
         return None
     body = {k: v for k, v in spec.items() if k != "proto"}
-    return CallGrpcTask(**node.common, proto=proto, spec=body)
+    return CallGrpcTask(**node.common, proto=proto, spec=body, authentication=policy)
 
 
 def _proto_location(reader: DefinitionReader, pointer: str, proto: Any) -> str | None:
@@ -144,23 +171,18 @@ def _proto_location(reader: DefinitionReader, pointer: str, proto: Any) -> str |
     return str(path)
 
 
-def _check_authentication(reader: DefinitionReader, pointer: str, auth: Any) -> None:
-    if auth is None:
-        return
-    if not isinstance(auth, dict) or len(auth) != 1:
-        reader.problem(pointer, "authentication must be one policy: bearer or basic")
-        return
-    ((scheme, policy),) = auth.items()
-    if scheme not in AUTHENTICATIONS:
+def _read_authentication(
+    reader: DefinitionReader, pointer: str, raw: Any, scope: tuple[str, ...]
+) -> AuthenticationPolicy | None:
+    policy = read_policy(reader, pointer, raw, scope)
+    if policy is not None and policy.scheme in NOT_FOR_GRPC:
         reader.problem(
-            f"{pointer}/{scheme}",
-            f"grpc authentication {scheme!r} is not supported yet; use bearer or basic "
-            "(with ${ $secrets.NAME } values)",
+            pointer,
+            f"{policy.scheme} authentication cannot be used for grpc (it answers an HTTP "
+            "challenge, which gRPC does not send); use basic, bearer, oauth2 or oidc",
         )
-        return
-    needs = ("token",) if scheme == "bearer" else ("username", "password")
-    if not isinstance(policy, dict) or any(key not in policy for key in needs):
-        reader.problem(f"{pointer}/{scheme}", f"{scheme} authentication needs {', '.join(needs)}")
+        return None
+    return policy
 
 
 def activities(settings: Settings) -> ActivitySet:

@@ -21,6 +21,13 @@ a slow server fails with DEADLINE_EXCEEDED and names the method instead of
 the activity just timing out. The channel is plaintext unless the port is 443
 (TLS with the system's CAs): the DSL has no TLS switch for gRPC.
 
+Authentication: ``service.authentication`` arrives resolved (secrets still
+tokens) and goes through the shared ``authentication_activity.auth_for`` — the
+same policies, token requests and per-worker token cache as ``call: http`` —
+and its ``Authorization`` header value is sent as the ``authorization``
+metadata. The policy's credentials, the issued token and the header are
+redacted from the output and from every error, like the worker's secrets.
+
 Errors: a gRPC status becomes a ``communication`` error whose ``status`` is
 the gRPC code's number, naming service, method and target; UNAVAILABLE,
 RESOURCE_EXHAUSTED, ABORTED and DEADLINE_EXCEEDED are retried. A proto that
@@ -32,7 +39,6 @@ does not compile, or a service or method it does not declare, is a
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import importlib.resources
 import os
@@ -47,7 +53,7 @@ from typing import Any
 import grpc
 import httpx
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
-from google.protobuf.descriptor import ServiceDescriptor
+from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.protobuf.message import Message
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -55,12 +61,14 @@ from temporalio.exceptions import ApplicationError
 from workflow_runner.dsl.errors import WorkflowError
 from workflow_runner.engine.activities.errors import activity_failure
 from workflow_runner.engine.secrets import MissingSecretError, redact, redact_value, reveal
+from workflow_runner.engine.tasks.authentication_activity import AuthenticationError, auth_for
 from workflow_runner.engine.tasks.call_grpc import ACTIVITY, GrpcRequest
 
 # A .proto larger than this is not an interface description.
 MAX_PROTO_BYTES = 4 * 1024 * 1024
 DEFAULT_DEADLINE = timedelta(minutes=10)
 PROTOC_TIMEOUT_SECONDS = 60.0
+TOKEN_REQUEST_TIMEOUT_SECONDS = 30.0
 RETRYABLE = frozenset(
     {
         grpc.StatusCode.UNAVAILABLE,
@@ -94,8 +102,12 @@ class GrpcActivities:
         self._dir: Path | None = None
         self._compiled: dict[str, _Compiled] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._http: httpx.AsyncClient | None = None  # token requests and discovery
 
     async def close(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
@@ -106,6 +118,8 @@ class GrpcActivities:
         try:
             return await self._call(request, where)
         except _Failure as e:
+            raise activity_failure(e.error, retryable=e.retryable) from None
+        except AuthenticationError as e:
             raise activity_failure(e.error, retryable=e.retryable) from None
         except MissingSecretError as e:
             error = WorkflowError.of(
@@ -136,9 +150,48 @@ class GrpcActivities:
                 f"{service.full_name}/{method.name} is a client-streaming method; "
                 "only unary and server-streaming calls are supported",
             )
-        scope = request.secret_scope
-        arguments = reveal(request.arguments, self.secrets, scope)
-        metadata = _metadata(reveal(request.authentication, self.secrets, scope))
+        metadata, secrets = await self._authorization(request)
+        try:
+            return await self._invoke(request, where, service, method, metadata, secrets)
+        except (_Failure, ApplicationError, AuthenticationError, MissingSecretError):
+            raise
+        except Exception as e:  # may quote the request: redact the credentials as well
+            raise RuntimeError(redact(f"{type(e).__name__}: {e}", secrets)) from None
+
+    async def _authorization(
+        self, request: GrpcRequest
+    ) -> tuple[tuple[tuple[str, str], ...] | None, dict[str, str]]:
+        """The call's metadata and what to redact: the worker's secrets plus the policy's."""
+        if request.authentication is None:
+            return None, self.secrets
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=TOKEN_REQUEST_TIMEOUT_SECONDS)
+        authorization = await auth_for(
+            request.authentication,
+            self._http,
+            self.secrets,
+            request.secret_scope,
+            instance=request.instance,
+        )
+        if authorization.header is None:  # digest: refused when read, but a secret may hold one
+            raise _configuration(
+                request,
+                f"{authorization.scheme} authentication cannot be sent as gRPC metadata; "
+                "use basic, bearer, oauth2 or oidc",
+            )
+        secrets = {**self.secrets, **authorization.sensitive}
+        return (("authorization", authorization.header),), secrets
+
+    async def _invoke(
+        self,
+        request: GrpcRequest,
+        where: str,
+        service: ServiceDescriptor,
+        method: MethodDescriptor,
+        metadata: tuple[tuple[str, str], ...] | None,
+        secrets: dict[str, str],
+    ) -> Any:
+        arguments = reveal(request.arguments, self.secrets, request.secret_scope)
         input_class = message_factory.GetMessageClass(method.input_type)
         output_class = message_factory.GetMessageClass(method.output_type)
         try:
@@ -148,7 +201,7 @@ class GrpcActivities:
                 "validation",
                 redact(
                     f"gRPC {where}: arguments do not fit {method.input_type.full_name}: {e}",
-                    self.secrets,
+                    secrets,
                 ),
                 title="Invalid gRPC arguments",
                 instance=request.instance,
@@ -177,16 +230,16 @@ class GrpcActivities:
                             stream.cancel()
                             raise _too_large(request, where, self.max_response_bytes)
                         replies.append(_to_dict(reply))
-                    return redact_value(replies, self.secrets)
+                    return redact_value(replies, secrets)
                 reply = await channel.unary_unary(
                     path,
                     request_serializer=_serialize,
                     response_deserializer=output_class.FromString,
                 )(message, timeout=deadline, metadata=metadata)
-                return redact_value(_to_dict(reply), self.secrets)
+                return redact_value(_to_dict(reply), secrets)
         except grpc.aio.AioRpcError as e:
             code = e.code()
-            details = redact(e.details() or "", self.secrets)
+            details = redact(e.details() or "", secrets)
             error = WorkflowError(
                 type="https://serverlessworkflow.io/spec/1.0.0/errors/communication",
                 status=code.value[0],
@@ -295,16 +348,6 @@ def _to_dict(message: Message) -> dict[str, Any]:
     return json_format.MessageToDict(
         message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
-
-
-def _metadata(auth: dict[str, Any]) -> tuple[tuple[str, str], ...] | None:
-    if "bearer" in auth:
-        return (("authorization", f"Bearer {auth['bearer']['token']}"),)
-    if "basic" in auth:
-        basic = auth["basic"]
-        pair = f"{basic['username']}:{basic['password']}".encode()
-        return (("authorization", f"Basic {base64.b64encode(pair).decode('ascii')}"),)
-    return None
 
 
 def _deadline_seconds() -> float:
