@@ -156,3 +156,57 @@ async def test_a_listen_forever_loop_continues_as_new_and_loses_no_signal(
     first = harness.client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
     events = (await first.fetch_history()).events
     assert events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+
+
+QUERY_SURVIVES = """  - registerQuery:
+      listen:
+        to:
+          one:
+            with:
+              id: get_state
+              type: query
+              data:
+                ticks: ${ $context.ticks }
+  - burn:
+      for:
+        in: ${ [range(0; 8)] }
+        each: n
+      do:
+        - tick:
+            run:
+              shell:
+                command: "true"
+            export:
+              as: '{ticks: ($n + 1)}'
+  - approval:
+      listen:
+        to:
+          one:
+            with:
+              id: approve
+              type: signal
+  - done:
+      set:
+        ticks: ${ $context.ticks }
+"""
+
+
+async def test_a_query_listener_answers_on_every_run_of_the_chain(harness: Harness) -> None:
+    """Zigflow's semantics: a listen of queries only registers its handler, and a continued
+    run registers it again (the run it was registered on is gone)."""
+    text = workflow(QUERY_SURVIVES, extra="  metadata:\n    canMaxHistoryLength: 12\n")
+    handle = await harness.start(text)
+    current = harness.client.get_workflow_handle(handle.id)  # follows the chain
+    deadline = time.monotonic() + 60
+    while True:
+        described = await current.describe()
+        if described.run_id != handle.first_execution_run_id:
+            state = await current.query("get_state")
+            if state == {"ticks": 8}:
+                break
+        assert time.monotonic() < deadline, "never continued as new and reached the signal"
+        await asyncio.sleep(0.3)
+    await current.signal("approve", True)
+    assert await handle.result() == {"ticks": 8}
+    statuses = await wait_for_chain(harness.client, handle)
+    assert len(statuses) > 1, statuses

@@ -421,8 +421,8 @@ def max_history_length(metadata: Any, pointer: str, report: Report | None = None
             value = spec.get("maxHistoryLength")
     if value is not None:
         value = _number(value, at, report, integer=True)
-        if value is not None and value < 10:
-            report(at, "must be at least 10 history events")
+        if value is not None and value < 1:
+            report(at, "must be a positive number of history events")
             value = None
     _raise_if(found)
     return value if isinstance(value, int) else None

@@ -116,6 +116,9 @@ class Interpreter:
         jumped = False
         if saved is not None:  # re-entered after a continue-as-new
             index, value, jumped = saved["index"], saved["value"], True
+            for before in tasks.tasks[:index]:  # handlers the previous run had registered
+                if checked(before).rerun_on_resume():
+                    await self.run_task(checked(before), value, scope)
         while index < len(tasks.tasks):
             if index in declared and not jumped:
                 index += 1

@@ -133,6 +133,7 @@ class DslWorkflow:
         self._first_argument: Any = None  # the run request (ad hoc) or the input (served)
         self._chain = 1  # runs in this chain so far, this one included
         self._started_at = ""
+        self._completed_here = 0  # tasks completed by this run: it continues only after one
         self._activity_timeout: timedelta | None = None  # Zigflow: the top-level timeout
 
     @workflow.run
@@ -211,6 +212,8 @@ class DslWorkflow:
         return state
 
     def continue_as_new_due(self) -> bool:
+        if not self._completed_here:  # every run of a chain makes progress, whatever the limit
+            return False
         info = workflow.info()
         return (
             info.get_current_history_length() >= self._continue_after
@@ -415,6 +418,8 @@ class DslWorkflow:
         await workflow.sleep(delay)
 
     def progress_note(self, pointer: str, status: str) -> None:
+        if status == "completed":
+            self._completed_here += 1
         if status == "started":
             self._running[pointer] = self._running.get(pointer, 0) + 1
         elif status in ("completed", "failed") and pointer in self._running:

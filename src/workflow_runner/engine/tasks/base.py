@@ -38,6 +38,11 @@ class Task(TaskModel):
         """Run with ``value`` (the task's input after ``input.from``) and ``args`` (its
         ``$``-variables); return the raw output and the flow directive."""
 
+    def rerun_on_resume(self) -> bool:
+        """Run again when a continued run re-enters its list past it: what it set up lives
+        in the run, not in its state (Zigflow: a query listener registers its handler)."""
+        return False
+
 
 @dataclass(frozen=True)
 class ActivityCall:

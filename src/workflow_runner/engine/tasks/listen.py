@@ -132,6 +132,11 @@ class ListenTask(Task):
     foreach: Foreach | None = None
     wait_limit: timedelta | None = None  # metadata.timeout, or the dialect's default
 
+    def rerun_on_resume(self) -> bool:
+        """A listen of queries only (it registers handlers and does not wait) registers
+        them again on a continued run, as Zigflow does."""
+        return bool(self.temporal) and all(f.kind == "query" for f in self.temporal)
+
     async def execute(self, run: Execution, value: Any, args: Bindings) -> Outcome:
         if self.strategy is None:
             temporal = TemporalListener(self, run, value, args)
