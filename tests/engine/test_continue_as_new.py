@@ -114,6 +114,9 @@ async def test_nested_for_and_do_resume_at_the_right_iteration_after_continue_as
     assert result == {"total": expected, "visits": 24}
     statuses = await wait_for_chain(harness.client, handle)
     assert len(statuses) > 3, statuses
+    # progress notes keep numbering across the chain: `run`'s printer asks from where it was
+    notes = await harness.client.get_workflow_handle(handle.id).query("progress")
+    assert notes[0]["seq"] > 0 and notes[-1]["task"] == "/do/0/outer", notes[:2]
 
 
 LISTEN_LOOP = """  - wait:

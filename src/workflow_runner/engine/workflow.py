@@ -171,6 +171,7 @@ class DslWorkflow:
         if continued is not None:
             self._started_at = continued["startedAt"]
             self._chain = int(continued["chain"])
+            self._progress_offset = int(continued.get("progressSeq", 0))
             for event in continued["events"]:
                 self._inbox.buffer.add(event)
         interpreter = Interpreter(
@@ -230,6 +231,7 @@ class DslWorkflow:
             "startedAt": self._started_at,
             "chain": self._chain + 1,
             "events": list(self._inbox.buffer.events.values()),
+            "progressSeq": self._progress_offset + len(self._progress),  # `run`'s printer goes on
         }
         self._check_size(carried, "the state carried to the next run (continue-as-new)", "/")
         workflow.continue_as_new(args=[self._first_argument, carried])
