@@ -1,4 +1,4 @@
-"""The top-level ``schedule`` read into the model: every, cron, after; bad ones located."""
+"""The top-level ``schedule`` read into the model: every, cron, after, on; bad ones located."""
 
 from __future__ import annotations
 
@@ -40,6 +40,28 @@ def test_after_is_read_as_a_duration() -> None:
     assert model is not None and model.after == timedelta(minutes=10) and model.kinds == ("after",)
 
 
+@pytest.mark.parametrize(
+    ("schedule", "on"),
+    [
+        ("  on:\n    one:\n      with: {type: x}\n", {"one": {"with": {"type": "x"}}}),
+        ("  on:\n    any: []\n", {"any": []}),
+        (
+            "  on:\n    all:\n      - with: {type: a}\n        correlate:\n"
+            "          order: {from: .data.id}\n      - with: {data: '${ .n > 1 }'}\n",
+            {
+                "all": [
+                    {"with": {"type": "a"}, "correlate": {"order": {"from": ".data.id"}}},
+                    {"with": {"data": "${ .n > 1 }"}},
+                ]
+            },
+        ),
+    ],
+)
+def test_on_is_read_as_the_strategy_written(schedule: str, on: dict[str, object]) -> None:
+    model = parse_definition(with_schedule(schedule)).model.schedule
+    assert model is not None and model.kinds == ("on",) and model.on == on
+
+
 def test_a_definition_without_schedule_has_none() -> None:
     assert parse_definition(HEADER + BODY).model.schedule is None
 
@@ -72,7 +94,25 @@ def test_a_bad_cron_is_a_located_error_naming_the_field(cron: str, fragment: str
 @pytest.mark.parametrize(
     ("schedule", "pointer", "fragment"),
     [
-        ("  on:\n    one:\n      with: {type: x}\n", "/schedule/on", "not supported yet"),
+        ("  on:\n    one: {}\n", "/schedule/on/one", "an event filter needs 'with'"),
+        ("  on:\n    all: []\n", "/schedule/on/all", "must be a list of event filters"),
+        ("  on:\n    one: {with: {type: x}}\n    any: []\n", "/schedule/on", "exactly one of"),
+        (
+            "  on:\n    any: []\n    until: '${ true }'\n",
+            "/schedule/on/until",
+            "does not apply",
+        ),
+        (
+            "  on:\n    one:\n      with: {data: '${ .a == $input }'}\n",
+            "/schedule/on/one/with/data",
+            "no $ variables",
+        ),
+        (
+            "  on:\n    one:\n      with: {type: x}\n      correlate: {k: {expect: 1}}\n",
+            "/schedule/on/one/correlate/k",
+            "needs 'from'",
+        ),
+        ("  on:\n    one: {with: {type: x}}\n  every: PT1M\n", "/schedule", "on cannot be"),
         ("  after: PT1M\n  every: PT1M\n", "/schedule", "after cannot be combined with every"),
         ("  {}\n", "/schedule", "needs one of every, cron, after, on"),
         ("  every: PT0.5S\n", "/schedule/every", "at least 1 second"),

@@ -88,7 +88,7 @@ class FakeIO:
                 raise AssertionError(f"{pointer}: the test gave no event this listen accepts")
             raise WorkflowError.of("timeout", f"listen {pointer}: nothing within {limit}")
 
-    def emit(self, attributes: dict[str, Any]) -> dict[str, Any]:
+    async def emit(self, attributes: dict[str, Any]) -> dict[str, Any]:
         event = make_event(
             attributes, event_id=str(len(self.emitted)), time="2026-01-01T00:00:00Z", source="fake"
         )

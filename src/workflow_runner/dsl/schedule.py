@@ -11,6 +11,13 @@ Schedule runs at the times of both, as Zigflow's schedule example expects);
 and "when an event arrives" contradict a clock, so such a combination is
 refused rather than guessed at.
 
+``on`` is an event consumption strategy (``one``, ``any`` or ``all`` of
+event filters, as ``listen.to``): each filter needs ``with``, may
+``correlate``; ``until`` is refused (it ends a listen; a schedule has no end).
+Runtime expressions in it see ``.`` = the event attribute (or the event for
+``correlate.from``) and no ``$`` variables: there is no run yet. The model
+keeps the strategy as written; engine/triggers.py matches events against it.
+
 A cron expression is checked here, field by field, so a typo is an error
 with the file, line and field when the definition is read — not a refusal
 from the Temporal server when a worker starts.
@@ -25,8 +32,10 @@ from datetime import timedelta
 from typing import Any
 
 from workflow_runner.dsl.durations import parse_duration
+from workflow_runner.dsl.expressions import check_syntax, expression_body, is_expression
 
 KINDS = ("every", "cron", "after", "on")
+STRATEGIES = ("one", "any", "all")
 # Temporal runs a schedule's actions at most once a second.
 MIN_INTERVAL = timedelta(seconds=1)
 MACROS = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@hourly"})
@@ -49,7 +58,8 @@ Problem = Callable[[str, str], None]
 
 @dataclass(frozen=True)
 class Schedule:
-    """``every`` and/or ``cron``, or ``after`` alone, validated; the rest are ``None``."""
+    """``every`` and/or ``cron``, or ``after`` alone, or ``on`` alone, validated; the rest
+    are ``None``."""
 
     every: timedelta | None = None
     cron: str | None = None
@@ -81,12 +91,8 @@ def read_schedule(value: Any, problem: Problem, pointer: str = "/schedule") -> S
         problem(pointer, f"schedule.{alone[0]} cannot be combined with {others}")
         return None
     if "on" in given:
-        problem(
-            f"{pointer}/on",
-            "schedule.on (event-driven runs) is not supported yet; start runs with "
-            "'workflow-runner run/start', or use every, cron or after",
-        )
-        return None
+        on = read_on(value["on"], problem, f"{pointer}/on")
+        return None if on is None or unknown else Schedule(on=on)
     durations: dict[str, timedelta] = {}
     for kind in ("every", "after"):
         if kind not in value:
@@ -113,6 +119,89 @@ def read_schedule(value: Any, problem: Problem, pointer: str = "/schedule") -> S
     if unknown or len(durations) + (cron is not None) != len(given):
         return None
     return Schedule(every=durations.get("every"), cron=cron, after=durations.get("after"))
+
+
+def read_on(value: Any, problem: Problem, pointer: str) -> dict[str, Any] | None:
+    """``schedule.on``: the strategy as written when it is valid, else ``None`` (reported)."""
+    if not isinstance(value, dict):
+        problem(pointer, "schedule.on needs one of one, any or all (event filters)")
+        return None
+    kinds = [k for k in STRATEGIES if k in value]
+    ok = len(kinds) == 1
+    if not ok:
+        problem(pointer, "schedule.on needs exactly one of one, any or all")
+    for key in value:
+        if key == "until":
+            problem(
+                f"{pointer}/until",
+                "schedule.on.until does not apply: a schedule starts a run for every match "
+                "and never ends (until ends a listen)",
+            )
+            ok = False
+        elif key not in STRATEGIES:
+            problem(f"{pointer}/{key}", f"unknown schedule.on property {key!r}")
+            ok = False
+    if not ok:
+        return None
+    kind = kinds[0]
+    if kind == "one":
+        return {kind: value[kind]} if _filter_ok(value[kind], problem, f"{pointer}/one") else None
+    listed = value[kind] if value[kind] is not None else []
+    if not isinstance(listed, list) or (kind == "all" and not listed):
+        problem(f"{pointer}/{kind}", f"schedule.on.{kind} must be a list of event filters")
+        return None
+    checks = [_filter_ok(f, problem, f"{pointer}/{kind}/{i}") for i, f in enumerate(listed)]
+    return {kind: listed} if all(checks) else None
+
+
+def _filter_ok(raw: Any, problem: Problem, pointer: str) -> bool:
+    if not isinstance(raw, dict) or not isinstance(raw.get("with"), dict) or not raw["with"]:
+        problem(pointer, "an event filter needs 'with': the attributes to match")
+        return False
+    ok = _expressions_ok(raw["with"], problem, f"{pointer}/with")
+    for key in raw:
+        if key not in ("with", "correlate"):
+            problem(f"{pointer}/{key}", f"unknown event filter property {key!r}")
+            ok = False
+    correlate = raw.get("correlate", {})
+    if not isinstance(correlate, dict):
+        problem(f"{pointer}/correlate", "correlate must map names to {from, expect}")
+        return False
+    for name, spec in correlate.items():
+        at = f"{pointer}/correlate/{name}"
+        if not isinstance(spec, dict) or not isinstance(spec.get("from"), str):
+            problem(at, "a correlation needs 'from': a runtime expression")
+            ok = False
+            continue
+        for key in spec:
+            if key not in ("from", "expect"):
+                problem(f"{at}/{key}", f"unknown correlation property {key!r}")
+                ok = False
+        ok = _expression_ok(spec["from"], problem, f"{at}/from") and ok
+        ok = _expressions_ok(spec.get("expect"), problem, f"{at}/expect") and ok
+    return ok
+
+
+def _expression_ok(text: str, problem: Problem, pointer: str) -> bool:
+    body = expression_body(text)
+    error = check_syntax(body, ())
+    if error:
+        problem(
+            pointer,
+            f"invalid jq expression {body!r}: {error} (schedule.on expressions see only "
+            "'.', no $ variables)",
+        )
+    return not error
+
+
+def _expressions_ok(value: Any, problem: Problem, pointer: str) -> bool:
+    if isinstance(value, str):
+        return not is_expression(value) or _expression_ok(value, problem, pointer)
+    if isinstance(value, dict):
+        return all([_expressions_ok(v, problem, f"{pointer}/{k}") for k, v in value.items()])
+    if isinstance(value, list):
+        return all([_expressions_ok(v, problem, f"{pointer}/{i}") for i, v in enumerate(value)])
+    return True
 
 
 def cron_problem(expression: Any) -> str | None:

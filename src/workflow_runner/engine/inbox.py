@@ -11,10 +11,18 @@ is always there), so a sender never races the workflow. Queries and updates
 a listen declares are registered with ``workflow.set_query_handler`` /
 ``set_update_handler`` when it starts; an update's validator runs before
 anything is written to history, so a rejected update leaves no trace there.
+
+An emitted event is also signalled to the task queue's event router
+(engine/triggers.py), which starts ``schedule.on`` definitions: an external
+signal, the cheapest deterministic path out of workflow code (two history
+events, no activity). A queue without event-driven definitions has no router;
+that signal then fails and is ignored. Histories recorded before this
+forwarding existed replay without it (``workflow.patched``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -30,10 +38,12 @@ with workflow.unsafe.imports_passed_through():
         make_event,
         signal_event,
     )
+    from workflow_runner.engine.triggers import router_id
 
 EVENT_SIGNAL = "event"
 # Emitted events kept for the query; older ones are dropped.
 EMITTED_WINDOW = 1000
+FORWARD_PATCH = "emit-to-event-router"
 
 
 class Inbox:
@@ -102,7 +112,7 @@ class Inbox:
             for name in handlers.updates:
                 workflow.set_update_handler(name, None)
 
-    def emit(self, attributes: dict[str, Any]) -> dict[str, Any]:
+    async def emit(self, attributes: dict[str, Any]) -> dict[str, Any]:
         event = make_event(
             attributes,
             event_id=str(workflow.uuid4()),
@@ -113,4 +123,17 @@ class Inbox:
         if len(self.emitted) > EMITTED_WINDOW:
             del self.emitted[0]
         self._receive(event)
+        if workflow.patched(FORWARD_PATCH):
+            await self._forward(event)
         return event
+
+    @staticmethod
+    async def _forward(event: dict[str, Any]) -> None:
+        """Signal ``event`` to the task queue's event router, if there is one."""
+        router = router_id(workflow.info().task_queue)
+        try:
+            await workflow.get_external_workflow_handle(router).signal(EVENT_SIGNAL, event)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # no router: no event-driven definitions on the queue
+            workflow.logger.debug("event %r not forwarded to %s: %s", event["id"], router, error)

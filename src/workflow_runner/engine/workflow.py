@@ -515,8 +515,8 @@ class DslWorkflow:
     async def listen(self, listener: Listener, limit: timedelta | None, pointer: str) -> None:
         await self._inbox.listen(listener, limit, pointer)
 
-    def emit(self, attributes: dict[str, Any]) -> dict[str, Any]:
-        return self._inbox.emit(attributes)
+    async def emit(self, attributes: dict[str, Any]) -> dict[str, Any]:
+        return await self._inbox.emit(attributes)
 
     async def first_completed(self, coros: Sequence[Awaitable[Outcome]]) -> Outcome:
         tasks = [asyncio.ensure_future(c) for c in coros]

@@ -4,7 +4,8 @@ The task's output is the full CloudEvents 1.0 envelope: ``specversion``,
 ``id`` (a UUID unless given), ``source`` (the run unless given), ``type``,
 ``time`` (now unless given), ``datacontenttype`` (JSON when there is data),
 ``data`` and any extension attributes written in ``emit.event.with``.
-A listen in the same run (another fork branch, a later task) hears it.
+A listen in the same run (another fork branch, a later task) hears it, and so does
+the task queue's event router (engine/triggers.py: ``schedule.on`` definitions).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class EmitTask(Task):
                     f"emitted event attribute {name!r} must be a non-empty string, got {given!r}",
                     instance=f"{where}/{name}",
                 )
-        return run.io.emit(attributes), None
+        return await run.io.emit(attributes), None
 
 
 def read(reader: DefinitionReader, node: TaskNode) -> EmitTask | None:
