@@ -65,8 +65,8 @@ class Worker:
 def worker(files: list[Path], env: Mapping[str, str], *, within: float = 60.0) -> Iterator[Worker]:
     """``workflow-runner worker --definitions FILES``, ready when it says it serves a queue."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "workflow_runner.cli.main", "worker", "--definitions",
-         *map(str, files)],
+        [sys.executable, "-m", "workflow_runner.cli.main", "worker",
+         *(a for f in files for a in ("--definitions", str(f)))],
         env=dict(env),
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,

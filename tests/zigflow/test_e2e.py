@@ -149,8 +149,8 @@ def test_zigflow_e2e_two_files_with_one_type_on_one_queue_are_refused_before_ser
 ) -> None:
     files = sorted((E2E / "multi-file-duplicate").glob("*.yaml"))
     done = subprocess.run(
-        [sys.executable, "-m", "workflow_runner.cli.main", "worker", "--definitions",
-         *map(str, files)],
+        [sys.executable, "-m", "workflow_runner.cli.main", "worker",
+         *(a for f in files for a in ("--definitions", str(f)))],
         env=zenv, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode != 0

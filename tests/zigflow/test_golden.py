@@ -105,7 +105,8 @@ async def test_golden_parallel_execution_returns_a_list_as_spec_and_a_branch_map
         assert sorted(json.loads(spec.stdout), key=lambda b: str(b)) == [echo(1), echo(2), echo(3)]
         file = converted("04-parallel-concurrent.yaml", tmp_path)
         zenv = worker_env(env, temporal_server, **mock.worker_env())
-        with worker([file], zenv):
+        with worker([file], zenv) as served:
+            served.serves("golden-tests")
             async with temporal_client(zenv, temporal_server) as client:
                 handle = await start(client, "parallel-execution-test", "golden-tests", {})
                 got = await result(handle)
