@@ -10,6 +10,7 @@ one is one error naming it and the command that registers it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,11 +20,13 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.service import RPCError, RPCStatusCode
 
 from workflow_runner.dsl.expressions import is_expression
 from workflow_runner.dsl.metadata import SearchAttribute, memo, search_attributes, tasks_of
 from workflow_runner.dsl.model import JsonObject
 
+log = logging.getLogger(__name__)
 # Our type names (Zigflow's) -> Temporal's indexed value types and CLI spelling.
 INDEXED_TYPES = {
     "text": (IndexedValueType.INDEXED_VALUE_TYPE_TEXT, "Text"),
@@ -60,9 +63,16 @@ async def check_registered(client: Client, definitions: Iterable[JsonObject]) ->
     wanted = [item for data in definitions for item in declared_attributes(data)]
     if not wanted:
         return
-    response = await client.operator_service.list_search_attributes(
-        ListSearchAttributesRequest(namespace=client.namespace)
-    )
+    try:
+        response = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace)
+        )
+    except RPCError as e:
+        if e.status not in (RPCStatusCode.PERMISSION_DENIED, RPCStatusCode.UNIMPLEMENTED):
+            raise
+        # A cluster that does not let this client list them: Temporal checks at start.
+        log.warning("cannot list search attributes (%s); not checked before start", e.message)
+        return
     known: dict[str, int] = {**response.system_attributes, **response.custom_attributes}
     for where, attribute in wanted:
         indexed, spelled = INDEXED_TYPES[attribute.type]
