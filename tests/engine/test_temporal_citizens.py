@@ -306,6 +306,7 @@ async def test_call_activity_reaches_a_plain_sdk_worker_and_its_large_result_sta
     )
     assert document_size > 1_000_000
     assert size < 30_000, f"history is {size} bytes: the 1 MB result went into it"
+    print(f"call: activity, {document_size:,} B result: history {size:,} B")
     completed = [
         e.activity_task_completed_event_attributes
         for e in history.events
