@@ -144,14 +144,21 @@ async def test_a_cron_schedule_is_accepted_and_reapplying_updates_it_in_place(
         await delete_schedule(client, nightly)
 
 
-def test_after_is_refused_naming_the_definition_and_why() -> None:
-    flow = definition("  after: PT5M\n")
-    from workflow_runner.engine.schedules import temporal_schedule
+@pytest.mark.parametrize(
+    ("schedule", "kind"),
+    [("  after: PT5M\n", "after"), ("  on:\n    one: {with: {type: x}}\n", "on")],
+)
+def test_after_and_on_are_not_temporal_schedules_but_apply_knows_their_form(
+    schedule: str, kind: str
+) -> None:
+    flow = definition(schedule)
+    from workflow_runner.engine.schedules import check_schedule, temporal_schedule
 
     with pytest.raises(ScheduleError) as info:
         temporal_schedule(flow, "q")
     message = str(info.value)
-    assert flow.reference in message and "schedule.after is not supported" in message
+    assert flow.reference in message and f"schedule.{kind} is not a Temporal Schedule" in message
+    assert check_schedule(flow, "q") == kind
 
 
 def test_zigflow_metadata_names_the_schedule_and_its_input() -> None:

@@ -492,39 +492,65 @@ def status(workflow_id: str) -> None:
 
 @app.command()
 def emit(
-    workflow_id: str,
-    event_type: Annotated[str, typer.Option("--type", help="CloudEvent type")],
+    workflow_id: Annotated[
+        str | None,
+        typer.Argument(help="The run to send it to; without: the queue's schedule.on definitions"),
+    ] = None,
+    event_type: Annotated[str, typer.Option("--type", help="CloudEvent type")] = "",
     data: Annotated[
         str | None, typer.Option("--data", help="Event data: JSON or @file.json")
     ] = None,
     source: Annotated[str, typer.Option("--source")] = "workflow-runner-cli",
+    event_id: Annotated[
+        str | None, typer.Option("--id", help="CloudEvent id (a resend with it is ignored)")
+    ] = None,
 ) -> None:
-    """Send a CloudEvent to a running workflow (consumed by its listen tasks)."""
+    """Send a CloudEvent to a running workflow (its listen tasks), or without WORKFLOW_ID to
+    the task queue's event router, which starts the definitions whose schedule.on it matches."""
     from workflow_runner.cli.common import parse_json_option, settings_or_exit
     from workflow_runner.cli.logs import configure_logging
 
     settings = settings_or_exit()
     configure_logging(settings, to_file=True)
+    if not event_type:
+        fail("--type is required (the CloudEvent's type)", EXIT_INVALID)
     payload = parse_json_option(data, "--data", max_bytes=settings.max_payload_bytes)
     event = {
         "specversion": "1.0",
-        "id": f"cli-{time.time_ns()}",
+        "id": event_id or f"cli-{time.time_ns()}",
         "source": source,
         "type": event_type,
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "data": payload,
     }
 
-    async def send() -> None:
+    async def send() -> bool:
         from workflow_runner.engine.workflow import EVENT_SIGNAL
         from workflow_runner.runtime.services import open_runtime
 
         async with open_runtime(settings, with_worker=False) as runtime:
+            if workflow_id is None:
+                from workflow_runner.engine.schedules import send_event
+
+                return await send_event(runtime.client, settings.task_queue, event)
             with _about_workflow(workflow_id, settings):
                 await runtime.client.get_workflow_handle(workflow_id).signal(EVENT_SIGNAL, event)
+        return True
 
-    run_async(send())
-    err.print(f"sent {event_type} to {workflow_id}")
+    delivered = run_async(send())
+    if workflow_id is not None:
+        err.print(f"sent {event_type} to {workflow_id}")
+    elif delivered:
+        queue = settings.task_queue
+        where = f"the event router of task queue {queue}"
+        err.print(f"sent {event_type} ({event['id']}) to {where}", markup=False, soft_wrap=True)
+    else:
+        err.print(
+            f"no schedule.on definition is registered on task queue {settings.task_queue} "
+            "(workflow-runner schedule FILE, or worker --definitions): the event started nothing",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def _until_signalled() -> asyncio.Event:

@@ -3,7 +3,10 @@
 Creating or updating is idempotent (re-run it after editing the file); the
 scheduled runs start the definition by its workflow type, so a worker must
 serve it (``workflow-runner worker --definitions FILE``, which also applies
-the schedule when it starts). See engine/schedules.py for the mapping.
+the schedule when it starts). See engine/schedules.py for the mapping:
+``every``/``cron`` are Temporal Schedules, ``after`` a loop workflow, ``on``
+a trigger of the task queue's event router (events: ``emit`` tasks, and
+``workflow-runner emit --type T``).
 
 Only typer is imported at the top: ``--help`` stays fast.
 """
@@ -31,7 +34,7 @@ def schedule(
         bool, typer.Option("--list", help="List the schedules workflow-runner created (JSON)")
     ] = False,
 ) -> None:
-    """Create or update a definition's Temporal Schedule (every, cron), delete it, or list."""
+    """Create or update a definition's schedule (every, cron, after, on), delete it, or list."""
     from workflow_runner.cli.common import definition_or_exit, settings_or_exit
     from workflow_runner.cli.logs import configure_logging
     from workflow_runner.cli.main import run_async
@@ -57,27 +60,34 @@ async def _apply(settings: Settings, definition: Definition, delete: bool) -> st
     from workflow_runner.engine.schedules import (
         ScheduleError,
         apply_schedule,
+        check_schedule,
         delete_schedule,
         schedule_id,
-        temporal_schedule,
+        workflow_type_of,
     )
     from workflow_runner.runtime.services import open_runtime
 
     sid = schedule_id(definition)
+    queue = settings.task_queue
+    kind = ""
     if not delete:
         try:
-            temporal_schedule(definition, settings.task_queue)  # refuse before connecting
+            kind = check_schedule(definition, queue)  # refuse before connecting
         except ScheduleError as e:
             fail(str(e), EXIT_INVALID)
     async with open_runtime(settings, with_worker=False) as runtime:
         if delete:
-            found = await delete_schedule(runtime.client, definition)
+            found = await delete_schedule(runtime.client, definition, queue)
             return f"deleted schedule {sid}" if found else f"no schedule {sid} to delete"
-        await apply_schedule(runtime.client, definition, settings.task_queue)
+        await apply_schedule(runtime.client, definition, queue)
+    when = {
+        "on": "when its events reach the event router",
+        "after": "now, and again after each run ends",
+    }.get(kind, "at its times")
     return (
-        f"schedule {sid} applied: starts workflow type {definition.name} on task queue "
-        f"{settings.task_queue} (serve it with: workflow-runner worker --definitions "
-        f"{definition.source})"
+        f"schedule {sid} applied: starts workflow type {workflow_type_of(definition)} "
+        f"{when} on task queue {queue} (serve it with: workflow-runner worker "
+        f"--definitions {definition.source})"
     )
 
 
@@ -87,15 +97,20 @@ async def _list(settings: Settings) -> list[dict[str, Any]]:
 
     async with open_runtime(settings, with_worker=False) as runtime:
         entries = await list_schedules(runtime.client)
-    return [
-        {
-            "id": e.id,
-            "definition": e.definition,
-            "workflowType": e.workflow_type,
-            "every": [f"PT{i.total_seconds():g}S" for i in e.every],
-            "cron": list(e.cron),
-            "paused": e.paused,
-            "recentRuns": e.recent_runs,
-        }
-        for e in entries
-    ]
+    listed: list[dict[str, Any]] = []
+    for e in entries:
+        entry: dict[str, Any] = {"id": e.id, "definition": e.definition}
+        entry["workflowType"] = e.workflow_type
+        if e.kind == "clock":
+            entry["every"] = [f"PT{i.total_seconds():g}S" for i in e.every]
+            entry["cron"] = list(e.cron)
+            entry["paused"] = e.paused
+            entry["recentRuns"] = e.recent_runs
+        elif e.after is not None:
+            entry["after"] = f"PT{e.after.total_seconds():g}S"
+        else:
+            entry["on"] = e.on
+        if e.task_queue is not None:
+            entry["taskQueue"] = e.task_queue
+        listed.append(entry)
+    return listed

@@ -1,4 +1,4 @@
-"""A definition's ``schedule`` as a Temporal Schedule: create or update, delete, list.
+"""A definition's ``schedule`` on Temporal: create or update, delete, list.
 
 What a scheduled run starts: the definition **by its workflow type** (its
 name), on the task queue, as ``worker --definitions`` serves it
@@ -23,13 +23,18 @@ Mapping (dsl/schedule.py reads and checks the definition):
   line runs on time in Unix too.
 - ``after`` — "again, this long after the previous run completes" — has no
   Temporal Schedule form (a schedule's times do not depend on when runs
-  end). It is refused with that reason; see docs for the workaround.
-- ``on`` is refused by the reader ("not supported yet").
+  end): it is a loop workflow whose id is the schedule id
+  (engine/repeat.py), created with signal-with-start, terminated on delete.
+- ``on`` is a trigger registered in the task queue's event router
+  (engine/triggers.py); delete removes it. Its runs' input is the events.
 
 Ids: ``dsl:{namespace}/{name}:{version}`` (the definition's reference), so a
 new version of a definition is a schedule of its own, and re-applying the same
-file updates its schedule in place. Zigflow's ``metadata.scheduleId``,
-``scheduleWorkflowName`` and ``scheduleInput`` are honoured when present.
+file updates its schedule in place — also when its kind changed (the old
+form, a Temporal Schedule, a loop or a trigger of that id, is removed).
+Zigflow's ``metadata.scheduleId``, ``scheduleWorkflowName`` and
+``scheduleInput`` are honoured when present (``scheduleInput`` is ignored by
+``on``: its runs' input is the events).
 """
 
 from __future__ import annotations
@@ -50,11 +55,21 @@ from temporalio.client import (
     ScheduleSpec,
     ScheduleUpdate,
     ScheduleUpdateInput,
+    WorkflowHandle,
 )
 from temporalio.service import RPCError, RPCStatusCode
 
 from workflow_runner.config import workflow_env
 from workflow_runner.engine.definition import Definition
+from workflow_runner.engine.repeat import AFTER_TYPE, CONFIGURE_SIGNAL, loop_config, loop_memo
+from workflow_runner.engine.triggers import (
+    EVENT_SIGNAL,
+    ROUTER_TYPE,
+    TRIGGERS_MEMO,
+    TRIGGERS_SIGNAL,
+    Trigger,
+    router_id,
+)
 
 ID_PREFIX = "dsl:"
 MEMO_KEY = "workflow-runner-definition"
@@ -71,10 +86,17 @@ class ScheduleEntry:
     id: str
     definition: str | None  # the reference, from the schedule's memo
     workflow_type: str | None
-    every: tuple[timedelta, ...]
-    cron: tuple[str, ...]
-    paused: bool
-    recent_runs: int
+    every: tuple[timedelta, ...] = ()
+    cron: tuple[str, ...] = ()
+    paused: bool = False
+    recent_runs: int | None = None  # a Temporal Schedule's; None: not tracked
+    after: timedelta | None = None
+    on: Mapping[str, Any] | None = None
+    task_queue: str | None = None  # after, on: where the loop / the router runs
+
+    @property
+    def kind(self) -> str:
+        return "on" if self.on is not None else "after" if self.after is not None else "clock"
 
 
 def schedule_id(definition: Definition) -> str:
@@ -97,12 +119,12 @@ def temporal_schedule(definition: Definition, task_queue: str) -> Schedule:
     where = f"{definition.source}: {definition.reference}"
     if model is None:
         raise ScheduleError(f"{where} has no top-level 'schedule'")
-    if model.after is not None:
+    if model.after is not None or model.on is not None:
+        kind = "after" if model.after is not None else "on"
         raise ScheduleError(
-            f"{where}: schedule.after is not supported: a Temporal Schedule fires at times "
-            "that do not depend on when the previous run ended; use 'every' (runs overlap "
-            "when slower than the interval) or end the workflow with a 'wait' and a 'then' "
-            "back to its first task"
+            f"{where}: schedule.{kind} is not a Temporal Schedule (its runs do not start at "
+            "clock times); apply_schedule runs it as "
+            + ("a loop workflow" if kind == "after" else "a trigger of the event router")
         )
     spec = ScheduleSpec(
         intervals=[ScheduleIntervalSpec(every=model.every)] if model.every else [],
@@ -122,31 +144,149 @@ def temporal_schedule(definition: Definition, task_queue: str) -> Schedule:
     )
 
 
+def check_schedule(definition: Definition, task_queue: str) -> str:
+    """What ``apply_schedule`` would create (``clock``, ``after`` or ``on``), checked without
+    connecting; ``ScheduleError`` when it cannot be created."""
+    model = definition.model.schedule
+    if model is None:
+        raise ScheduleError(f"{definition.source}: {definition.reference} has no 'schedule'")
+    if model.on is not None:
+        return "on"
+    if model.after is not None:
+        _input_args(definition)
+        return "after"
+    temporal_schedule(definition, task_queue)
+    return "clock"
+
+
 async def apply_schedule(client: Client, definition: Definition, task_queue: str) -> str:
-    """Create the definition's schedule, or update it in place when it exists; its id."""
-    schedule = temporal_schedule(definition, task_queue)
+    """Create the definition's schedule, or update it in place when it exists; its id.
+
+    Another form of the same id (the definition's schedule changed kind) is removed.
+    """
+    kind = check_schedule(definition, task_queue)
     sid = schedule_id(definition)
-    memo = {MEMO_KEY: definition.reference}
-    try:
-        await client.create_schedule(sid, schedule, memo=memo)
-    except ScheduleAlreadyRunningError:
+    if kind == "on":
+        await _register_trigger(client, definition, task_queue)
+    elif kind == "after":
+        await _start_loop(client, definition, task_queue)
+    else:
+        schedule = temporal_schedule(definition, task_queue)
+        memo = {MEMO_KEY: definition.reference}
+        try:
+            await client.create_schedule(sid, schedule, memo=memo)
+        except ScheduleAlreadyRunningError:
 
-        def update(_: ScheduleUpdateInput) -> ScheduleUpdate:
-            return ScheduleUpdate(schedule=schedule)
+            def update(_: ScheduleUpdateInput) -> ScheduleUpdate:
+                return ScheduleUpdate(schedule=schedule)
 
-        await client.get_schedule_handle(sid).update(update)
+            await client.get_schedule_handle(sid).update(update)
+    if kind != "clock":
+        await _delete_clock(client, sid)
+    if kind != "after":
+        await _stop_loop(client, sid)
+    if kind != "on":
+        await _remove_trigger(client, sid, task_queue)
     return sid
 
 
-async def delete_schedule(client: Client, definition: Definition) -> bool:
-    """Delete the definition's schedule; ``False`` when there was none."""
+async def delete_schedule(
+    client: Client, definition: Definition, task_queue: str | None = None
+) -> bool:
+    """Delete the definition's schedule, whatever its kind (an ``on`` trigger is looked
+    for on ``task_queue``); ``False`` when there was none."""
+    sid = schedule_id(definition)
+    found = await _delete_clock(client, sid)
+    found = await _stop_loop(client, sid) or found
+    if task_queue is not None:
+        found = await _remove_trigger(client, sid, task_queue) or found
+    return found
+
+
+async def send_event(client: Client, task_queue: str, event: Mapping[str, Any]) -> bool:
+    """Send ``event`` to the event router of ``task_queue``; ``False`` when the queue has
+    none (no ``schedule.on`` definition registered there: nothing to start)."""
     try:
-        await client.get_schedule_handle(schedule_id(definition)).delete()
+        await client.get_workflow_handle(router_id(task_queue)).signal(EVENT_SIGNAL, event)
     except RPCError as e:
         if e.status == RPCStatusCode.NOT_FOUND:
             return False
         raise
     return True
+
+
+async def _delete_clock(client: Client, sid: str) -> bool:
+    try:
+        await client.get_schedule_handle(sid).delete()
+    except RPCError as e:
+        if e.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+async def _start_loop(client: Client, definition: Definition, task_queue: str) -> None:
+    model = definition.model.schedule
+    assert model is not None and model.after is not None
+    config = loop_config(
+        workflow_type_of(definition), model.after, _input_args(definition), definition.reference
+    )
+    await client.start_workflow(
+        AFTER_TYPE,
+        args=[config, 0],
+        id=schedule_id(definition),
+        task_queue=task_queue,
+        start_signal=CONFIGURE_SIGNAL,
+        start_signal_args=[config],
+        memo=loop_memo(config),
+    )
+
+
+async def _stop_loop(client: Client, sid: str) -> bool:
+    handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(sid)
+    try:
+        described = await handle.describe()
+        if described.workflow_type != AFTER_TYPE or described.close_time is not None:
+            return False
+        await handle.terminate(reason="schedule deleted (workflow-runner schedule --delete)")
+    except RPCError as e:
+        if e.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+async def _register_trigger(client: Client, definition: Definition, task_queue: str) -> None:
+    model = definition.model.schedule
+    assert model is not None and model.on is not None
+    trigger = Trigger(
+        schedule_id(definition), workflow_type_of(definition), model.on, definition.reference
+    ).to_json()
+    await client.start_workflow(
+        ROUTER_TYPE,
+        {"triggers": [trigger]},
+        id=router_id(task_queue),
+        task_queue=task_queue,
+        start_signal=TRIGGERS_SIGNAL,
+        start_signal_args=[{"set": {trigger["id"]: trigger}}],
+        memo={TRIGGERS_MEMO: [trigger]},
+    )
+
+
+async def _remove_trigger(client: Client, sid: str, task_queue: str) -> bool:
+    """Remove trigger ``sid`` from the queue's router; whether its memo listed it."""
+    handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(router_id(task_queue))
+    try:
+        described = await handle.describe()
+        if described.close_time is not None:
+            return False
+        listed = await described.memo_value(TRIGGERS_MEMO, [])
+        await handle.signal(TRIGGERS_SIGNAL, {"remove": [sid]})
+    except RPCError as e:
+        if e.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return any(isinstance(t, dict) and t.get("id") == sid for t in listed)
 
 
 async def list_schedules(client: Client, *, everything: bool = False) -> list[ScheduleEntry]:
@@ -169,11 +309,49 @@ async def list_schedules(client: Client, *, everything: bool = False) -> list[Sc
                 recent_runs=len(listed.info.recent_actions) if listed.info else 0,
             )
         )
-    return sorted(entries, key=lambda e: e.id)
+    entries.extend(await _listed_loops(client))
+    entries.extend(await _listed_triggers(client))
+    return sorted(entries, key=lambda e: (e.id, e.task_queue or ""))
+
+
+async def _listed_loops(client: Client) -> list[ScheduleEntry]:
+    entries = []
+    query = f"WorkflowType = '{AFTER_TYPE}' AND ExecutionStatus = 'Running'"
+    async for listed in client.list_workflows(query):
+        config = await listed.memo_value(AFTER_TYPE, {})
+        reference = await listed.memo_value(MEMO_KEY, None)
+        entries.append(
+            ScheduleEntry(
+                id=listed.id,
+                definition=reference if isinstance(reference, str) else None,
+                workflow_type=config.get("workflowType"),
+                after=timedelta(seconds=float(config.get("afterSeconds", 0))),
+                task_queue=listed.task_queue,
+            )
+        )
+    return entries
+
+
+async def _listed_triggers(client: Client) -> list[ScheduleEntry]:
+    entries = []
+    query = f"WorkflowType = '{ROUTER_TYPE}' AND ExecutionStatus = 'Running'"
+    async for listed in client.list_workflows(query):
+        for data in await listed.memo_value(TRIGGERS_MEMO, []):
+            trigger = Trigger.from_json(data)
+            entries.append(
+                ScheduleEntry(
+                    id=trigger.id,
+                    definition=trigger.definition or None,
+                    workflow_type=trigger.workflow_type,
+                    on=trigger.on,
+                    task_queue=listed.task_queue,
+                )
+            )
+    return entries
 
 
 def scheduled(definitions: Sequence[Definition]) -> list[Definition]:
-    """The definitions that carry a schedule."""
+    """The definitions that carry a schedule (of any kind)."""
     return [d for d in definitions if d.model.schedule is not None]
 
 
