@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from workflow_runner.dsl.model import TaskModel
 from workflow_runner.engine.tasks import (
     call,
+    call_a2a,
     call_grpc,
     call_http,
     call_mcp,
@@ -56,6 +57,7 @@ TASK_TYPES: tuple[TaskType, ...] = (
 ACTIVITIES: tuple[Callable[[Settings], ActivitySet], ...] = (
     call_http.activities,
     call_grpc.activities,
+    call_a2a.activities,
     call_mcp.activities,
     call_openapi.activities,
     run_process.activities,

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
 from workflow_runner.engine.tasks import (
+    call_a2a,
     call_activity,
     call_function,
     call_grpc,
@@ -23,7 +24,7 @@ CALLS: dict[str, Callable[[DefinitionReader, TaskNode], Task | None]] = {
     "openapi": call_openapi.read,
     "mcp": call_mcp.read,
     "asyncapi": call_unsupported.read_asyncapi,
-    "a2a": call_unsupported.read_a2a,
+    "a2a": call_a2a.read,
 }
 NOT_YET: frozenset[str] = frozenset()
 
