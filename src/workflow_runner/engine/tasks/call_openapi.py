@@ -21,6 +21,10 @@ Where the document comes from: ``document.endpoint`` is an http(s) URL or a
 file; a relative path (``petstore.yaml`` or ``file://petstore.yaml``) is made
 absolute against the definition's directory when the definition is read, so
 it does not depend on the worker's working directory.
+``document.endpoint.authentication`` (any policy, as above) is the one used to
+*read* the document: it is resolved here and sent to ``openapi_request``,
+which fetches the document with it (``auth_for``, shared with ``call: http``).
+It is independent of ``with.authentication``, which signs the operation.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from workflow_runner.dsl.errors import WorkflowError
 from workflow_runner.dsl.expressions import is_expression
 from workflow_runner.dsl.model import Bindings, JsonObject
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
+from workflow_runner.engine.secrets import SecretScope
 from workflow_runner.engine.tasks import call_http
 from workflow_runner.engine.tasks.authentication import (
     AuthenticationPolicy,
@@ -67,6 +72,9 @@ class OpenApiRequest:
     operation_id: str
     parameters: JsonObject = field(default_factory=dict)
     instance: str = ""
+    secret_scope: SecretScope | None = None
+    # document.endpoint.authentication resolved (authentication.py's wire form)
+    authentication: JsonObject | None = None
 
 
 @dataclass
@@ -88,6 +96,8 @@ class CallOpenApiTask(Task):
     document: str  # resolved at read time: absolute path or URL (may hold ${ })
     spec: Mapping[str, Any]  # operationId, parameters, output... as written
     authentication: AuthenticationPolicy | None = None  # with.authentication
+    # document.endpoint.authentication: to read the document
+    document_authentication: AuthenticationPolicy | None = None
 
     async def execute(self, run: Execution, value: Any, args: Bindings) -> Outcome:
         where = self.pointer + "/with"
@@ -101,6 +111,11 @@ class CallOpenApiTask(Task):
                 "parameter names to values",
                 instance=self.pointer,
             )
+        reading = None
+        if self.document_authentication is not None:
+            reading = await self.document_authentication.resolve(
+                run, value, args, where + "/document/endpoint/authentication"
+            )
         bound = await run.io.activity(
             ActivityCall(
                 ACTIVITY,
@@ -109,6 +124,7 @@ class CallOpenApiTask(Task):
                     operation_id=str(spec["operationId"]),
                     parameters=dict(parameters),
                     instance=self.pointer,
+                    authentication=reading,
                 ),
                 self.timeout,
                 self.pointer,
@@ -147,7 +163,7 @@ def read(reader: DefinitionReader, node: TaskNode) -> CallOpenApiTask | None:
     if missing:
         reader.problem(at, f"call: openapi needs {', '.join(map(repr, missing))}")
         return None
-    document = _document_location(reader, f"{at}/document", spec["document"], node.scope)
+    document, reading = _document_location(reader, f"{at}/document", spec["document"], node.scope)
     operation = spec["operationId"]
     if not isinstance(operation, str) or not operation:
         reader.problem(f"{at}/operationId", "operationId must be the id of an operation")
@@ -172,13 +188,20 @@ def read(reader: DefinitionReader, node: TaskNode) -> CallOpenApiTask | None:
     reader.expressions_in(at, body, node.scope)
     if document is None:
         return None
-    return CallOpenApiTask(**node.common, document=document, spec=body, authentication=policy)
+    return CallOpenApiTask(
+        **node.common,
+        document=document,
+        spec=body,
+        authentication=policy,
+        document_authentication=reading,
+    )
 
 
 def _document_location(
     reader: DefinitionReader, pointer: str, document: Any, scope: tuple[str, ...]
-) -> str | None:
-    """The document's URL, or its file path made absolute against the definition's directory."""
+) -> tuple[str | None, AuthenticationPolicy | None]:
+    """The document's URL, or its file path made absolute against the definition's
+    directory; and the policy to read it with (``endpoint.authentication``)."""
     if isinstance(document, dict):
         for key in document:
             if key not in DOCUMENT_PROPERTIES:
@@ -186,32 +209,38 @@ def _document_location(
         endpoint = document.get("endpoint")
     else:
         endpoint = None
+    policy = None
     if isinstance(endpoint, dict):
         if "authentication" in endpoint:
-            reader.problem(
-                f"{pointer}/endpoint/authentication",
-                "authentication to read the OpenAPI document is not supported yet; serve the "
-                "document without it or use a file",
-            )
+            at = f"{pointer}/endpoint/authentication"
+            raw = endpoint["authentication"]
+            if isinstance(raw, str) and not is_expression(raw):
+                raw = {"use": raw}  # the schema's other spelling of a named policy
+            policy = read_policy(reader, at, raw, scope)
         endpoint = endpoint.get("uri")
     if not isinstance(endpoint, str) or not endpoint:
         reader.problem(pointer, "document needs 'endpoint': the OpenAPI document's path or URL")
-        return None
+        return None, None
     if is_expression(endpoint):
         reader.expressions_in(f"{pointer}/endpoint", endpoint, scope)
-        return endpoint
+        return endpoint, policy
     if endpoint.startswith(("http://", "https://")):
-        return endpoint
+        return endpoint, policy
     if "://" in endpoint and not endpoint.startswith("file://"):
         reader.problem(
             f"{pointer}/endpoint",
             f"document {endpoint!r}: use a file path, file://, http:// or https://",
         )
-        return None
+        return None, None
+    if policy is not None:
+        reader.problem(
+            f"{pointer}/endpoint/authentication",
+            "authentication applies to a document read over http(s), not to a file",
+        )
     path = Path(endpoint.removeprefix("file://"))
     if not path.is_absolute() and not reader.file.startswith("<"):
         path = Path(reader.file).resolve().parent / path
-    return str(path)
+    return str(path), policy
 
 
 def activities(settings: Settings) -> ActivitySet:
@@ -221,5 +250,6 @@ def activities(settings: Settings) -> ActivitySet:
     openapi = OpenApiActivities(
         settings.http_timeout_seconds,
         max_document_bytes=min(settings.http_max_response_bytes, settings.max_payload_bytes),
+        secrets=dict(settings.secrets),
     )
     return ActivitySet([openapi.openapi_request], openapi.close)

@@ -34,11 +34,19 @@ unknown ``operationId`` or an unreadable document fail for good (a
 configuration error naming the operation and the document): a retry would
 read the same document. A document that cannot be fetched (connection, 5xx)
 is retried.
+
+``document.endpoint.authentication`` arrives resolved (secrets still tokens)
+and is turned into credentials by the shared ``auth_for`` (the same schemes,
+token requests and token cache as ``call: http``); the document is fetched
+with them. A document read with credentials is cached under a digest of
+those credentials, so a call that has none (or others) never gets it from
+the cache; refusals and token errors never quote a credential.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -53,6 +61,8 @@ from temporalio.exceptions import ApplicationError
 from workflow_runner.dsl.errors import DefinitionError, WorkflowError
 from workflow_runner.dsl.loader import load_yaml
 from workflow_runner.engine.activities.errors import activity_failure
+from workflow_runner.engine.secrets import MissingSecretError, redact
+from workflow_runner.engine.tasks.authentication_activity import AuthenticationError, auth_for
 from workflow_runner.engine.tasks.call_openapi import ACTIVITY, BoundRequest, OpenApiRequest
 
 CACHED_DOCUMENTS = 32
@@ -86,8 +96,10 @@ class OpenApiActivities:
         timeout_seconds: float = 300.0,
         *,
         max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
+        secrets: Mapping[str, str] | None = None,
     ) -> None:
         self.max_document_bytes = max_document_bytes
+        self.secrets: Mapping[str, str] = secrets or {}
         self.client = httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=True)
         self.cache: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
 
@@ -97,18 +109,41 @@ class OpenApiActivities:
     @activity.defn(name=ACTIVITY)
     async def openapi_request(self, request: OpenApiRequest) -> BoundRequest:
         where = f"operation {request.operation_id!r} of {request.document}"
+        secrets = self.secrets
         try:
-            document = await self.document(request.document)
+            auth: httpx.Auth | None = None
+            identity = ""
+            if request.authentication is not None:
+                authorization = await auth_for(
+                    request.authentication,
+                    self.client,
+                    self.secrets,
+                    request.secret_scope,
+                    instance=request.instance,
+                )
+                secrets = {**self.secrets, **authorization.sensitive}
+                auth, identity = authorization.auth, _identity(authorization.sensitive)
+            document = await self.document(request.document, auth, identity)
             return bind(document, request.document, request.operation_id, request.parameters)
+        except AuthenticationError as e:
+            raise activity_failure(e.error, retryable=e.retryable) from None
+        except MissingSecretError as e:
+            error = WorkflowError.of(
+                "configuration", str(e), title="Secret not set", instance=request.instance
+            )
+            raise activity_failure(error, retryable=False) from None
         except OpenApiProblem as e:
             error = WorkflowError.of(
-                "configuration", f"{where}: {e}", title="OpenAPI call", instance=request.instance
+                "configuration",
+                redact(f"{where}: {e}", secrets),
+                title="OpenAPI call",
+                instance=request.instance,
             )
             raise activity_failure(error, retryable=False) from None
         except DocumentUnavailable as e:
             error = WorkflowError.of(
                 "communication",
-                f"{where}: {e}",
+                redact(f"{where}: {e}", secrets),
                 title="OpenAPI document unavailable",
                 instance=request.instance,
             )
@@ -116,14 +151,17 @@ class OpenApiActivities:
         except ApplicationError:
             raise
 
-    async def document(self, uri: str) -> dict[str, Any]:
-        """The parsed document, from the cache when this worker has read it already."""
+    async def document(
+        self, uri: str, auth: httpx.Auth | None = None, identity: str = ""
+    ) -> dict[str, Any]:
+        """The parsed document, from the cache when this worker has read it already
+        (with the same credentials: ``identity`` is their digest)."""
         if uri.startswith(("http://", "https://")):
-            key: tuple[Any, ...] = (uri,)
+            key: tuple[Any, ...] = (uri, identity)
             if key in self.cache:
                 self.cache.move_to_end(key)
                 return self.cache[key]
-            text = await self._fetch(uri)
+            text = await self._fetch(uri, auth)
         else:
             path = Path(uri.removeprefix("file://"))
             try:
@@ -146,9 +184,10 @@ class OpenApiActivities:
             self.cache.popitem(last=False)
         return document
 
-    async def _fetch(self, uri: str) -> str:
+    async def _fetch(self, uri: str, auth: httpx.Auth | None = None) -> str:
+        kwargs: dict[str, Any] = {} if auth is None else {"auth": auth}
         try:
-            async with self.client.stream("GET", uri) as response:
+            async with self.client.stream("GET", uri, **kwargs) as response:
                 if response.status_code >= 400:
                     message = f"GET {uri} returned {response.status_code}"
                     if response.status_code >= 500:
@@ -165,6 +204,12 @@ class OpenApiActivities:
                 return body.decode(response.encoding or "utf-8", errors="replace")
         except httpx.HTTPError as e:
             raise DocumentUnavailable(f"GET {uri} failed: {type(e).__name__}: {e}") from None
+
+
+def _identity(sensitive: Mapping[str, str]) -> str:
+    """A digest of the credentials a document was read with (never the credentials)."""
+    text = json.dumps(sorted(sensitive.items()), separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _read_text(path: Path) -> str:
