@@ -308,3 +308,64 @@ async def test_after_runs_again_at_least_the_delay_after_the_previous_run_ended(
     assert not await delete_schedule(client, target, queue)  # nothing left to delete
     loops = await runs_of(client, "workflow-runner-after", "Running")
     assert all(w.id != sid for w in loops)
+
+
+async def test_reapplying_with_another_kind_replaces_the_old_form(
+    client: Client, settings: Settings
+) -> None:
+    name = f"switch-{uuid.uuid4().hex[:8]}"
+    looping = definition(name, "  after: PT1H\n")
+    triggered = definition(name, "  on:\n    one: {with: {type: never.sent}}\n")
+    queue = new_queue()
+    async with running_worker(client, settings, task_queue=queue, definitions=[looping]):
+        sid = await apply_schedule(client, looping, queue)
+        assert (await client.get_workflow_handle(sid).describe()).close_time is None
+        assert await apply_schedule(client, triggered, queue) == sid
+        loop = await client.get_workflow_handle(sid).describe()
+        assert loop.close_time is not None  # the loop was terminated: an on trigger now
+
+        async def registered() -> bool:
+            triggers = await client.get_workflow_handle(router_id(queue)).query("triggers")
+            return [t["id"] for t in triggers] == [sid]
+
+        await until(registered, "the trigger never reached the router")
+        assert await delete_schedule(client, triggered, queue)
+
+
+async def test_worker_definitions_registers_the_trigger_and_serves_the_runs_it_starts(
+    env: dict[str, str], tmp_path: Path, client: Client
+) -> None:
+    import signal
+
+    from tests.processes import read_line
+
+    tag = uuid.uuid4().hex[:8]
+    folder = tmp_path / "definitions"
+    folder.mkdir()
+    (folder / "on.yaml").write_text(
+        f"document:\n  dsl: '1.0.0'\n  namespace: test\n  name: served-on-{tag}\n"
+        f"  version: '1'\nschedule:\n  on:\n    one:\n      with: {{type: hello.{tag}}}\n"
+        "do:\n  - a:\n      set: {who: '${ $workflow.input[0].data.who }'}\n"
+    )
+    worker = await asyncio.to_thread(
+        subprocess.Popen,
+        [sys.executable, "-m", "workflow_runner.cli.main", "worker", "--definitions", str(folder)],
+        env={**env, "METRICS_PORT": "0"},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    sid = f"dsl:test/served-on-{tag}:1"
+    try:
+        lines = [await asyncio.to_thread(read_line, worker.stderr) for _ in range(3)]
+        assert f"schedule {sid} applied" in lines[-1], lines
+        sent = await asyncio.to_thread(
+            _emit_cli, env, "--type", f"hello.{tag}", "--data", '{"who": "ada"}'
+        )
+        assert sent.returncode == 0 and "event router" in sent.stderr, sent.stderr
+        (run,) = await until(completed(client, f"served-on-{tag}", 1), "no run", 60)
+        assert await client.get_workflow_handle(run.id).result() == {"who": "ada"}
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(worker.wait, 30)
+        router = client.get_workflow_handle(router_id(env["TEMPORAL_TASK_QUEUE"]))
+        await router.terminate(reason="test over")
