@@ -369,3 +369,42 @@ async def test_worker_definitions_registers_the_trigger_and_serves_the_runs_it_s
         await asyncio.to_thread(worker.wait, 30)
         router = client.get_workflow_handle(router_id(env["TEMPORAL_TASK_QUEUE"]))
         await router.terminate(reason="test over")
+
+
+async def test_the_router_continues_as_new_carrying_partial_matches_and_seen_events(
+    client: Client, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workflow_runner.engine import triggers
+
+    monkeypatch.setattr(triggers, "EVENTS_PER_RUN", 2)  # read by the in-process worker
+    tag = uuid.uuid4().hex[:8]
+    first, second = f"first.{tag}", f"second.{tag}"
+    target = definition(
+        f"on-pair-{tag}",
+        f"  on:\n    all:\n      - with: {{type: {first}}}\n      - with: {{type: {second}}}\n",
+    )
+    queue = new_queue()
+    async with running_worker(client, settings, task_queue=queue, definitions=[target]):
+        await apply_schedule(client, target, queue)
+        try:
+            router = client.get_workflow_handle(router_id(queue))
+            started_as = (await router.describe()).run_id
+            assert await send_event(client, queue, cloud_event(first, {}, "a"))
+            for n in range(4):  # unrelated events: the router continues as new twice
+                assert await send_event(client, queue, cloud_event(f"noise.{tag}", n))
+            assert await send_event(client, queue, cloud_event(first, {}, "a"))  # seen: ignored
+
+            async def continued() -> bool:
+                return (await router.describe()).run_id != started_as
+
+            await until(continued, "the router never continued as new")
+            assert await send_event(client, queue, cloud_event(second, {}, "b"))
+            runs = await until(completed(client, target.name, 1), "the carried group never ran")
+            assert [[e["id"] for e in ev] for ev in await inputs_of(client, runs)] == [["a", "b"]]
+            assert await send_event(client, queue, cloud_event(second, {}, "b2"))
+            assert await send_event(client, queue, cloud_event(first, {}, "a2"))
+            runs = await until(completed(client, target.name, 2), "the control pair never ran")
+            ids = [[e["id"] for e in ev] for ev in await inputs_of(client, runs)]
+            assert ids == [["a", "b"], ["a2", "b2"]]  # the resent "a" did not pair with "b2"
+        finally:
+            await delete_schedule(client, target, queue)
