@@ -26,6 +26,7 @@ import orjson
 
 from workflow_runner.dsl.errors import WorkflowError
 from workflow_runner.dsl.jq_pool import POOL, BudgetExceeded, JqError
+from workflow_runner.dsl.jq_subset import UNKNOWN, Closure, compile_subset
 
 EXPRESSION = re.compile(r"^\s*\$\{(?P<body>.*)\}\s*$", re.DOTALL)
 
@@ -87,6 +88,15 @@ def expression_body(value: str) -> str:
 def _compile(body: str, names: tuple[str, ...]) -> Any:
     """Compiled in this process only to check syntax: compiling always terminates."""
     return jq.compile(_program_text(body, names))
+
+
+@lru_cache(maxsize=4096)
+def _subset(body: str) -> Closure | None:
+    """The Python closure of ``body`` (dsl/jq_subset.py), only for a body jq compiles:
+    the subset's parser leans on jq's grammar for what it does not check itself."""
+    if check_syntax(body, tuple(sorted(referenced_names(body) - {"ENV"}))) is not None:
+        return None
+    return compile_subset(body)
 
 
 def check_syntax(body: str, names: tuple[str, ...]) -> str | None:
@@ -296,40 +306,103 @@ def json_size(value: Any, stop_after: int) -> int:
     that partial count), so the check costs O(min(size, stop_after)): a
     runaway output is measured no further than the limit it breaks.
     """
-    total = 0
+    return _walk(value, stop_after, 0, [True])
 
-    def walk(item: Any) -> None:
-        nonlocal total
-        if total > stop_after:
-            return
-        if isinstance(item, str):
-            total += len(_encode_string(item))
-        elif isinstance(item, dict):
-            total += 1 + max(2 * len(item), 1)  # braces; a colon per key; commas
-            for key, child in item.items():
+
+def measure(value: Any, stop_after: int) -> tuple[int, bool]:
+    """:func:`json_size`, and whether ``value`` is *plain*: jq reads it back unchanged.
+
+    Not plain: a float with no fraction (jq writes ``3.0`` as ``3``), a NaN or
+    infinity, a lone surrogate (jq refuses the whole input), a non-string key,
+    a tuple or any other non-JSON type; and anything past ``stop_after`` (not
+    looked at). Only on plain values may :mod:`~workflow_runner.dsl.jq_subset`
+    answer for jq. One walk gives both: the workflow measures every
+    expression's input anyway (its pacing counts bytes).
+    """
+    plain = [True]
+    size = _walk(value, stop_after, 0, plain)
+    return size, plain[0] and size <= stop_after
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _walk(item: Any, stop: int, total: int, plain: list[bool]) -> int:
+    """``total`` plus the JSON size of ``item``; ``plain[0] = False`` on a value jq changes.
+
+    The additions and the early returns are those of the original closure-based walk
+    (the partial count past ``stop`` feeds the Pacer, whose yields must replay at the
+    same points); exact types are tested first only because it is faster.
+    """
+    if total > stop:
+        return total
+    kind = type(item)
+    if kind is str:
+        if not item.isascii() and _LONE_SURROGATE.search(item):
+            plain[0] = False
+        return total + len(_encode_string(item))
+    if kind is dict:
+        total += 1 + max(2 * len(item), 1)  # braces; a colon per key; commas
+        for key, child in item.items():
+            if type(key) is str:
+                if not key.isascii() and _LONE_SURROGATE.search(key):
+                    plain[0] = False
+                total += len(_encode_string(key))
+            else:
+                plain[0] = False
                 total += len(_encode_string(key if isinstance(key, str) else str(key)))
-                walk(child)
-                if total > stop_after:
-                    return
-        elif isinstance(item, list | tuple):
-            total += 1 + max(len(item), 1)  # brackets and commas
-            for child in item:
-                walk(child)
-                if total > stop_after:
-                    return
-        elif item is None or item is True:
-            total += 4
-        elif item is False:
-            total += 5
-        elif isinstance(item, int):
-            total += len(int.__repr__(item))
-        elif isinstance(item, float):
-            total += len(_encode_float(item))
-        else:
-            total += len(json.dumps(item, default=str))
+            total = _walk(child, stop, total, plain)
+            if total > stop:
+                return total
+        return total
+    if kind is list:
+        total += 1 + max(len(item), 1)  # brackets and commas
+        for child in item:
+            total = _walk(child, stop, total, plain)
+            if total > stop:
+                return total
+        return total
+    if item is None or item is True:
+        return total + 4
+    if item is False:
+        return total + 5
+    if kind is int:
+        return total + len(int.__repr__(item))
+    if kind is float:
+        if item.is_integer() or item != item or item in (_INFINITY, -_INFINITY):
+            plain[0] = False
+        return total + len(_encode_float(item))
+    plain[0] = False
+    return _walk_subclass(item, stop, total, plain)
 
-    walk(value)
-    return total
+
+_INFINITY = float("inf")
+
+
+def _walk_subclass(item: Any, stop: int, total: int, plain: list[bool]) -> int:
+    """Subclasses of the JSON types, tuples and the rest, as the original walk took them."""
+    if isinstance(item, str):
+        return total + len(_encode_string(item))
+    if isinstance(item, dict):
+        total += 1 + max(2 * len(item), 1)
+        for key, child in item.items():
+            total += len(_encode_string(key if isinstance(key, str) else str(key)))
+            total = _walk(child, stop, total, plain)
+            if total > stop:
+                return total
+        return total
+    if isinstance(item, list | tuple):
+        total += 1 + max(len(item), 1)
+        for child in item:
+            total = _walk(child, stop, total, plain)
+            if total > stop:
+                return total
+        return total
+    if isinstance(item, int):
+        return total + len(int.__repr__(item))
+    if isinstance(item, float):
+        return total + len(_encode_float(item))
+    return total + len(json.dumps(item, default=str))
 
 
 def larger_than(value: Any, limit: int) -> bool:
@@ -363,7 +436,13 @@ class Budget:
     setting: str = "EXPRESSION_TIMEOUT_SECONDS"
 
     def inline(self) -> Budget:
-        """The budget inside workflow code: capped below Temporal's deadlock detector."""
+        """The budget inside workflow code: capped below Temporal's deadlock detector.
+
+        Asked for every inline evaluation: made once per budget (``_inline``).
+        """
+        return _inline(self)
+
+    def _capped(self) -> Budget:
         if self.seconds <= INLINE_TIMEOUT_CAP:
             return self
         return replace(
@@ -375,6 +454,11 @@ class Budget:
                 f"inputs over 256 KiB)"
             ),
         )
+
+
+@lru_cache(maxsize=64)
+def _inline(budget: Budget) -> Budget:
+    return budget._capped()
 
 
 DEFAULT_BUDGET = Budget()
@@ -397,22 +481,36 @@ def evaluate(
     budget: Budget = DEFAULT_BUDGET,
     interruptible: bool = False,
     in_process: bool = False,
+    selected: bool = False,
+    plain: bool | None = None,
 ) -> Any:
     """Evaluate one jq body; its first result (``null`` when it yields nothing).
 
-    Plain paths are answered here; anything else runs in a jq evaluator
+    Plain paths are answered here, and so is jq's bounded subset on plain
+    inputs (:mod:`~workflow_runner.dsl.jq_subset`); anything else runs in a jq evaluator
     process (:mod:`workflow_runner.dsl.jq_pool`) that is killed when the
     budget runs out, since jq cannot be interrupted in-process.
     ``interruptible`` (activities only) lets a stopping worker kill it:
     :class:`~workflow_runner.dsl.jq_pool.EvaluatorStopped` is raised then.
     ``in_process`` (the caller measured the input: at most
     BOUNDED_INPUT_BYTES) lets an expression that :func:`is_bounded` skip the
-    process round trip.
+    process round trip. ``selected``: the caller already applied
+    :func:`select_args` and :func:`try_fast_path`; ``plain``: what
+    :func:`measure` said of ``[data, args]`` (measured here when not given).
     """
-    args = select_args(body, args)
-    hit, value = try_fast_path(body, data, args)
-    if hit:
-        return value
+    if not selected:
+        args = select_args(body, args)
+        hit, value = try_fast_path(body, data, args)
+        if hit:
+            return value
+    subset = _subset(body)
+    if subset is not None:
+        if plain is None:
+            plain = measure([data, args], BOUNDED_INPUT_BYTES)[1]
+        if plain:
+            value = subset(data, args)
+            if value is not UNKNOWN:
+                return value
     names = tuple(sorted(args))
     if in_process and is_bounded(body):
         try:

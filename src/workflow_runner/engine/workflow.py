@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         evaluate,
         from_json,
         json_size,
+        measure,
         select_args,
         to_json,
         try_fast_path,
@@ -351,7 +352,7 @@ class DslWorkflow:
         hit, value = try_fast_path(body, data, args)
         if hit:
             return value
-        size = json_size([data, args], INLINE_EXPRESSION_BYTES)
+        size, plain = measure([data, args], INLINE_EXPRESSION_BYTES)
         self._pacer.add(1 + size // BYTES_PER_UNIT)
         budget = self._limits.expression
         if size <= INLINE_EXPRESSION_BYTES:
@@ -363,6 +364,8 @@ class DslWorkflow:
                 where=where,
                 budget=budget.inline(),
                 in_process=size <= BOUNDED_INPUT_BYTES,
+                selected=True,
+                plain=plain,
             )
         # Off the workflow thread, in a local activity that gets the input by
         # reference (activities/expressions.py): it runs in this process, so the
