@@ -408,3 +408,11 @@ async def test_the_router_continues_as_new_carrying_partial_matches_and_seen_eve
             assert ids == [["a", "b"], ["a2", "b2"]]  # the resent "a" did not pair with "b2"
         finally:
             await delete_schedule(client, target, queue)
+
+
+@pytest.mark.parametrize("name", ["workflow-runner-events", "workflow-runner-after"])
+def test_a_definition_cannot_take_the_name_of_the_router_or_the_loop(name: str) -> None:
+    from workflow_runner.engine.registry import DefinitionConflictError, serve
+
+    with pytest.raises(DefinitionConflictError, match=f"the name '{name}' is reserved for"):
+        serve([definition(name, None)])

@@ -20,10 +20,18 @@ from workflow_runner.config import workflow_env
 from workflow_runner.engine.catalog import resolve_references
 from workflow_runner.engine.definition import Definition
 from workflow_runner.engine.limits import DEFAULT_LIMITS, RunLimits
+from workflow_runner.engine.repeat import AFTER_TYPE
+from workflow_runner.engine.triggers import ROUTER_TYPE
 
 # The type of ad hoc runs, whose request carries the definition (``run FILE``,
 # ``start FILE``, child workflows): no served definition may take this name.
 AD_HOC_TYPE = "DslWorkflow"
+# Workflow types every worker registers besides the ad hoc one: a definition cannot take them.
+RESERVED_TYPES = {
+    AD_HOC_TYPE: "ad hoc runs",
+    ROUTER_TYPE: "the event router of schedule.on",
+    AFTER_TYPE: "the loops of schedule.after",
+}
 
 
 class DefinitionConflictError(ValueError):
@@ -99,9 +107,9 @@ def serve(definitions: Iterable[Definition]) -> dict[str, Registered]:
     served: dict[str, Registered] = {}
     for definition in _each_workflow(definitions):
         name = definition.name
-        if name == AD_HOC_TYPE:
+        if name in RESERVED_TYPES:
             raise DefinitionConflictError(
-                f"{definition.source}: the name {AD_HOC_TYPE!r} is reserved for ad hoc runs"
+                f"{definition.source}: the name {name!r} is reserved for {RESERVED_TYPES[name]}"
             )
         known = served.get(name)
         if known is not None:
