@@ -125,13 +125,15 @@ def referenced_names(body: str) -> frozenset[str]:
     return frozenset(_VARIABLE.findall(body))
 
 
+@lru_cache(maxsize=4096)
+def _wanted(body: str) -> tuple[str, ...]:
+    return (*sorted(referenced_names(body)), ZIGFLOW_FUNCTIONS_ARG)
+
+
 def select_args(body: str, args: Mapping[str, Any]) -> dict[str, Any]:
-    wanted = referenced_names(body)
-    return {
-        name: value
-        for name, value in args.items()
-        if name in wanted or name == ZIGFLOW_FUNCTIONS_ARG
-    }
+    """The arguments ``body`` mentions (and Zigflow's functions): looked up by the few
+    names it mentions rather than filtering every argument of the task."""
+    return {name: args[name] for name in _wanted(body) if name in args}
 
 
 def _fast_path(body: str, data: Any, args: Mapping[str, Any]) -> Any:
@@ -351,14 +353,31 @@ def _walk(item: Any, stop: int, total: int, plain: list[bool]) -> int:
             else:
                 plain[0] = False
                 total += len(_encode_string(key if isinstance(key, str) else str(key)))
-            total = _walk(child, stop, total, plain)
+            if total > stop:
+                return total  # (the child's walk would add nothing)
+            # short strings and integers inline: most children are leaves
+            child_kind = type(child)
+            if child_kind is str and child.isascii():
+                total += len(_encode_string(child))
+            elif child_kind is int:
+                total += len(int.__repr__(child))
+            else:
+                total = _walk(child, stop, total, plain)
             if total > stop:
                 return total
         return total
     if kind is list:
         total += 1 + max(len(item), 1)  # brackets and commas
+        if total > stop:
+            return total
         for child in item:
-            total = _walk(child, stop, total, plain)
+            child_kind = type(child)
+            if child_kind is str and child.isascii():
+                total += len(_encode_string(child))
+            elif child_kind is int:
+                total += len(int.__repr__(child))
+            else:
+                total = _walk(child, stop, total, plain)
             if total > stop:
                 return total
         return total
