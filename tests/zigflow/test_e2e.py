@@ -104,7 +104,9 @@ async def test_zigflow_e2e_complete_answers_its_query_while_running_and_waits_fi
     assert UUID.match(got["state"].pop("uuid")), got
     want = expected("complete")
     want["state"].pop("uuid")
-    assert got == want
+    # test.go decodes into a struct of envvar/uuid/input: other keys (progress) are not compared.
+    assert {k: got["state"].get(k) for k in want["state"]} == want["state"], got
+    assert set(got) == {"state"}, got
     assert took >= 5.0
 
 
