@@ -227,14 +227,16 @@ async def _run(
     import asyncio
 
     from workflow_runner.engine.client import start_run
+    from workflow_runner.engine.registry import queue_of
     from workflow_runner.runtime.services import open_runtime
 
-    async with open_runtime(settings) as runtime:
+    queue = queue_of(definition, settings.task_queue)  # a Zigflow document names its own
+    async with open_runtime(settings, queues=[queue]) as runtime:
         handle = await start_run(
             runtime.client,
             definition,
             run_input,
-            task_queue=settings.task_queue,
+            task_queue=queue,
             workflow_id=workflow_id,
         )
         if not quiet:
@@ -397,14 +399,17 @@ async def _serve(settings: Settings, definitions: list[Definition]) -> None:
             except OSError as e:
                 fail(f"cannot serve metrics on 127.0.0.1:{settings.metrics_port}: {e.strerror}")
             err.print(f"metrics on http://127.0.0.1:{settings.metrics_port}/metrics")
-        err.print(f"worker serving task queue {settings.task_queue} on {where}", soft_wrap=True)
+        queues = ", ".join(runtime.queues)
+        err.print(f"worker serving task queue(s) {queues} on {where}", soft_wrap=True)
         if definitions:
             names = ", ".join(sorted({d.name for d in definitions}))
             err.print(f"workflow types: {names}", markup=False, soft_wrap=True)
+            from workflow_runner.engine.registry import queue_of
             from workflow_runner.engine.schedules import apply_schedule, scheduled
 
             for definition in scheduled(definitions):  # a definition's schedule, created/updated
-                sid = await apply_schedule(runtime.client, definition, settings.task_queue)
+                queue = queue_of(definition, settings.task_queue)
+                sid = await apply_schedule(runtime.client, definition, queue)
                 err.print(f"schedule {sid} applied", markup=False, soft_wrap=True)
         await stop.wait()
         err.print("shutting down: finishing running activities")
@@ -423,6 +428,7 @@ def start(file: Path, input: InputOption = None, workflow_id: IdOption = None) -
 
     async def submit() -> str:
         from workflow_runner.engine.client import start_run
+        from workflow_runner.engine.registry import queue_of
         from workflow_runner.runtime.services import open_runtime
 
         async with open_runtime(settings, with_worker=False) as runtime:
@@ -430,7 +436,7 @@ def start(file: Path, input: InputOption = None, workflow_id: IdOption = None) -
                 runtime.client,
                 definition,
                 run_input,
-                task_queue=settings.task_queue,
+                task_queue=queue_of(definition, settings.task_queue),
                 workflow_id=workflow_id,
             )
             return handle.id

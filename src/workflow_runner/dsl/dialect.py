@@ -32,8 +32,8 @@ NAMES = (SPEC, ZIGFLOW)
 # multi-workflow document): {"dialect": "zigflow", "workflow": "block name"}.
 DIALECT_KEY = "x-workflow-runner"
 
-# Zigflow validates taskQueue against an RFC 1123 DNS label.
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# Zigflow's taskQueue rule (pkg/zigflow validation): a DNS-label shape, letters of either case.
+_TASK_QUEUE = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
 
 
 @dataclass(frozen=True)
@@ -54,15 +54,17 @@ class Dialect:
     multiple_workflows: bool
     # listen with no timeout: Zigflow's metadata.timeout default (None: wait forever)
     listen_timeout: timedelta | None
+    # the document names the task queue its workflows are served and started on
+    # (document.taskQueue); otherwise TEMPORAL_TASK_QUEUE
+    own_task_queue: bool
 
     def check_task_queue(self, value: Any) -> str | None:
-        """Zigflow refuses a task queue that is not an RFC 1123 DNS label; so do we."""
-        if self.name != ZIGFLOW or (isinstance(value, str) and _DNS_LABEL.match(value)):
+        """Zigflow refuses a task queue outside its rule; so do we."""
+        if self.name != ZIGFLOW or (isinstance(value, str) and _TASK_QUEUE.match(value)):
             return None
         return (
-            f"document.taskQueue {value!r} is not a valid task queue: Zigflow requires an "
-            "RFC 1123 DNS label (lower-case letters, digits and '-', at most 63, starting "
-            "and ending with a letter or digit)"
+            f"document.taskQueue {value!r} is not a valid task queue: Zigflow requires "
+            "letters, digits and '-', at most 63, starting and ending with a letter or digit"
         )
 
 
@@ -76,6 +78,7 @@ SPEC_DIALECT = Dialect(
     zigflow_functions=False,
     multiple_workflows=False,
     listen_timeout=None,
+    own_task_queue=False,
 )
 ZIGFLOW_DIALECT = Dialect(
     name=ZIGFLOW,
@@ -87,6 +90,7 @@ ZIGFLOW_DIALECT = Dialect(
     zigflow_functions=True,
     multiple_workflows=True,
     listen_timeout=timedelta(seconds=60),
+    own_task_queue=True,
 )
 DIALECTS = {SPEC: SPEC_DIALECT, ZIGFLOW: ZIGFLOW_DIALECT}
 

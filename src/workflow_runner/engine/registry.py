@@ -5,7 +5,10 @@ Workflow code runs in the sandbox and gets only its run's input; what the
 worker was configured with — run limits, the definitions it serves by
 workflow type — reaches it through this registry, keyed by task queue.
 (Our package is passed through the sandbox, so this module is shared.)
-Several workers of one queue in one process stack; the latest one wins.
+Several workers of one queue in one process stack; the latest one wins. One
+process may serve several queues (a worker per queue: Zigflow documents name
+their own), so one workflow type may be served on several queues, each with
+its own definition: the registry is keyed by (queue, type).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from workflow_runner.config import workflow_env
+from workflow_runner.dsl.dialect import DIALECTS
 from workflow_runner.engine.catalog import resolve_references
 from workflow_runner.engine.definition import Definition
 from workflow_runner.engine.limits import DEFAULT_LIMITS, RunLimits
@@ -83,6 +87,24 @@ def config_for(task_queue: str) -> QueueConfig:
     with _lock:
         stack = _by_queue.get(task_queue)
         return stack[-1] if stack else DEFAULT
+
+
+def queue_of(definition: Definition, default: str) -> str:
+    """The task queue ``definition`` is served and started on: a Zigflow document names
+    its own (``document.taskQueue``, as Zigflow's worker polls it); a spec one runs on
+    ``default`` (TEMPORAL_TASK_QUEUE)."""
+    if DIALECTS[definition.dialect].own_task_queue and definition.model.document.namespace:
+        return definition.model.document.namespace
+    return default
+
+
+def by_queue(definitions: Iterable[Definition], default: str) -> dict[str, list[Definition]]:
+    """``definitions`` grouped by the task queue each is served on (``default`` first,
+    always present: every worker process also takes ad hoc runs there)."""
+    grouped: dict[str, list[Definition]] = {default: []}
+    for definition in definitions:
+        grouped.setdefault(queue_of(definition, default), []).append(definition)
+    return grouped
 
 
 def _each_workflow(definitions: Iterable[Definition]) -> Iterable[Definition]:

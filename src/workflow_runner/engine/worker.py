@@ -22,9 +22,10 @@ from workflow_runner.engine.activities.secret_nonce import secret_nonce
 from workflow_runner.engine.definition import Definition
 from workflow_runner.engine.interceptors import PayloadLimitInterceptor
 from workflow_runner.engine.limits import RunLimits
-from workflow_runner.engine.registry import QueueConfig, register, serve, unregister
+from workflow_runner.engine.registry import QueueConfig, by_queue, register, serve, unregister
 from workflow_runner.engine.repeat import AfterLoop
 from workflow_runner.engine.tasks import ACTIVITIES
+from workflow_runner.engine.tasks.base import ActivitySet
 from workflow_runner.engine.triggers import EventRouter, start_triggered_run
 from workflow_runner.engine.visibility import check_registered
 from workflow_runner.engine.workflow import DslWorkflow
@@ -49,6 +50,7 @@ async def running_worker(
     *,
     task_queue: str | None = None,
     definitions: Sequence[Definition] = (),
+    activities: Sequence[ActivitySet] | None = None,
     **options: object,
 ) -> AsyncIterator[Worker]:
     """A started worker for ``task_queue``; shut down (activities drained) on exit.
@@ -58,9 +60,11 @@ async def running_worker(
     requests (``DslWorkflow``) that carry their definition.
 
     Activities come from the task registry (``engine/tasks``): each I/O task type
-    builds its own from the settings.
+    builds its own from the settings, unless ``activities`` (built and closed by
+    the caller, :func:`running_workers`) are shared with other workers.
     """
-    task_activities = [build(settings) for build in ACTIVITIES]
+    owned = activities is None
+    task_activities = list(activities or ()) if not owned else [b(settings) for b in ACTIVITIES]
     runner = SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
     )
@@ -114,6 +118,44 @@ async def running_worker(
         if attached:
             POOL.detach()
         unregister(queue, config)
-        for group in task_activities:
-            if group.close is not None:
-                await group.close()
+        if owned:
+            await _close(task_activities)
+
+
+async def _close(groups: Sequence[ActivitySet]) -> None:
+    for group in groups:
+        if group.close is not None:
+            await group.close()
+
+
+@contextlib.asynccontextmanager
+async def running_workers(
+    client: Client,
+    settings: Settings,
+    *,
+    definitions: Sequence[Definition] = (),
+    queues: Sequence[str] = (),
+) -> AsyncIterator[dict[str, Worker]]:
+    """One worker per task queue, by queue: TEMPORAL_TASK_QUEUE, each Zigflow document's
+    ``document.taskQueue`` (a Zigflow worker polls the queue its document names) and
+    ``queues``. They share the client and one set of activities (one HTTP session,
+    one jq pool), so a process serving ten queues costs ten pollers, not ten runtimes;
+    a workflow type may be served on several queues, one definition on each.
+    """
+    grouped = by_queue(definitions, settings.task_queue)
+    for queue in queues:
+        grouped.setdefault(queue, [])
+    shared = [build(settings) for build in ACTIVITIES]
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            workers = {
+                queue: await stack.enter_async_context(
+                    running_worker(
+                        client, settings, task_queue=queue, definitions=served, activities=shared
+                    )
+                )
+                for queue, served in grouped.items()
+            }
+            yield workers
+    finally:
+        await _close(shared)

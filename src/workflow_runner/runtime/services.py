@@ -26,7 +26,7 @@ from workflow_runner.claimcheck.codec_server import (
 from workflow_runner.config import Settings
 from workflow_runner.engine.client import connect
 from workflow_runner.engine.definition import Definition
-from workflow_runner.engine.worker import running_worker
+from workflow_runner.engine.worker import running_workers
 from workflow_runner.runtime.devserver import DevServer, port_is_open
 from workflow_runner.runtime.housekeeping import periodic_gc
 
@@ -44,6 +44,7 @@ class Runtime:
     client: Client
     store: ObjectStore
     server: DevServer | None
+    queues: tuple[str, ...] = ()  # the task queues the in-process workers poll
 
 
 def dev_server_for(settings: Settings, *, headless: bool = False) -> DevServer:
@@ -101,7 +102,10 @@ async def open_runtime(
     with_worker: bool = True,
     check_store: bool = True,
     definitions: Sequence[Definition] = (),
+    queues: Sequence[str] = (),
 ) -> AsyncIterator[Runtime]:
+    """The runtime; ``with_worker``: workers for TEMPORAL_TASK_QUEUE, for each Zigflow
+    document's own queue among ``definitions``, and for ``queues``."""
     store = await open_store(settings)
     try:
         async with contextlib.AsyncExitStack() as stack:
@@ -121,9 +125,10 @@ async def open_runtime(
             if settings.local_mode:
                 await stack.enter_async_context(periodic_gc(settings, store, client))
             if with_worker:
-                await stack.enter_async_context(
-                    running_worker(client, settings, definitions=definitions)
+                workers = await stack.enter_async_context(
+                    running_workers(client, settings, definitions=definitions, queues=queues)
                 )
+                runtime.queues = tuple(workers)
             yield runtime
     finally:
         await store.close()
