@@ -34,10 +34,10 @@ from workflow_runner.dsl.model import TaskList, WorkflowModel
 from workflow_runner.engine.continuation import Frame, resumable, snapshot
 from workflow_runner.engine.dialects import (
     FLOW_DIRECTIVES,
+    MODELS,
     REDIRECT,
     DataModel,
     is_block,
-    model_for,
 )
 from workflow_runner.engine.tasks import kind_of
 from workflow_runner.engine.tasks.base import Outcome, Task, WorkflowIO, checked
@@ -48,6 +48,7 @@ MAX_THEN_JUMPS = 10_000
 RUNTIME = {"name": "workflow-runner", "version": "0.1.0"}
 # Set while an extension's tasks run (per asyncio task: fork branches don't share it).
 _IN_EXTENSION: contextvars.ContextVar[bool] = contextvars.ContextVar("in_extension", default=False)
+_PER_TASK = frozenset({"input", "output", "task"})  # a task's arguments _arguments sets itself
 
 
 @dataclass
@@ -72,7 +73,7 @@ class Interpreter:
     @property
     def policy(self) -> DataModel:
         """The data model of the definition's dialect (engine/dialects.py)."""
-        return model_for(self.workflow.dialect)
+        return MODELS[self.workflow.dialect]  # model_for, without a call: asked ~5 times a task
 
     # -- entry point ----------------------------------------------------------
 
@@ -205,9 +206,12 @@ class Interpreter:
             where = pointer + "/metadata"
             self.io.annotate(await self.eval_value(spec, value, args, where), where)
         try:
-            output, flow = await self._with_timeout(
-                self._execute(task, value, args), task.timeout, pointer
-            )
+            if task.timeout is None:  # (no _with_timeout coroutine per task)
+                output, flow = await self._execute(task, value, args)
+            else:
+                output, flow = await self._with_timeout(
+                    self._execute(task, value, args), task.timeout, pointer
+                )
         except WorkflowError as error:
             if error.instance is None:
                 error.instance = pointer
@@ -369,8 +373,12 @@ class Interpreter:
         self.data = {**self.data, **values}
 
         def unbind() -> None:
-            kept = {k: v for k, v in self.data.items() if k not in values}
-            self.data = {**kept, **saved}
+            # as {**{k: v for k, v in data.items() if k not in values}, **saved}: same order
+            data = self.data.copy()
+            for key in values:
+                data.pop(key, None)
+            data.update(saved)
+            self.data = data
 
         return unbind
 
@@ -389,23 +397,25 @@ class Interpreter:
     # -- expressions ----------------------------------------------------------
 
     def _arguments(self, args: dict[str, Any]) -> dict[str, Any]:
-        extra: dict[str, Any] = {}
+        # One dict built in place (one per expression): the standard variables, then the
+        # task's own (loop and error variables, $authorization) over them, keys in that order.
+        merged: dict[str, Any] = {}
         if self.workflow.dialect != "spec":
-            extra[ZIGFLOW_FUNCTIONS_ARG] = {"uuid": None}
-        return {
-            **extra,
-            "context": self.context,
-            "input": args.get("input"),
-            "output": args.get("output"),
-            "workflow": self.workflow_info,
-            "task": args.get("task"),
-            "runtime": RUNTIME,
-            "secrets": self.secrets,
-            "data": self.data,
-            "env": self.env,
-            "authorization": None,
-            **{k: v for k, v in args.items() if k not in ("input", "output", "task")},
-        }
+            merged[ZIGFLOW_FUNCTIONS_ARG] = {"uuid": None}
+        merged["context"] = self.context
+        merged["input"] = args.get("input")
+        merged["output"] = args.get("output")
+        merged["workflow"] = self.workflow_info
+        merged["task"] = args.get("task")
+        merged["runtime"] = RUNTIME
+        merged["secrets"] = self.secrets
+        merged["data"] = self.data
+        merged["env"] = self.env
+        merged["authorization"] = None
+        for key, value in args.items():
+            if key not in _PER_TASK:
+                merged[key] = value
+        return merged
 
     async def eval_field(self, expr: Any, value: Any, args: dict[str, Any], where: str) -> Any:
         """A task's own expression: ``.`` is what the dialect says (engine/dialects.py)."""
