@@ -119,12 +119,14 @@ async def test_zigflow_e2e_wait_case_waits_for_the_duration_its_input_gives(
     file = E2E / case / "workflow.yaml"
     document = document_of(file)
     run_input = json.loads((E2E / case / "input.json").read_text())
-    if case == "wait-until":  # test.go: a deadline three seconds from now, RFC 3339
-        deadline = datetime.now(UTC) + timedelta(seconds=3)
-        run_input["deadline"] = deadline.isoformat().replace("+00:00", "Z")
     with worker([file], zenv) as served:
         served.serves(document["taskQueue"])
         async with temporal_client(zenv, temporal_server) as client:
+            # test.go: a deadline three seconds from now, RFC 3339; taken once the worker
+            # is up (its start takes seconds: a deadline taken before it has passed)
+            if case == "wait-until":
+                deadline = datetime.now(UTC) + timedelta(seconds=3)
+                run_input["deadline"] = deadline.isoformat().replace("+00:00", "Z")
             started = time.monotonic()
             got = await execute(client, document["workflowType"], document["taskQueue"], run_input)
             took = time.monotonic() - started
