@@ -8,7 +8,8 @@ real ``DslWorkflow.run`` (model lookup, payload checks, the Pacer, progress
 notes, expressions) runs bench/overhead.yaml N times in a loop, so a change
 of 0.1 ms per run shows, and ``--profile`` lists where the time goes.
 
-The stand-in implements only what the overhead workload touches
+During each run ``isinstance`` and ``issubclass`` are wrapped as the sandbox wraps them
+(``--plain-builtins``: not). The stand-in implements only what the overhead workload touches
 (``info``, ``time``, ``patched``, ``execute_activity``, ``payload_converter``,
 ``execute_local_activity``); the definition is served by name, as in the
 end-to-end bench and a deployment.
@@ -20,11 +21,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import builtins
+import contextlib
 import cProfile
+import functools
 import pstats
 import statistics
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,6 +107,27 @@ class StandIn(SimpleNamespace):
         return answer()
 
 
+@contextlib.contextmanager
+def sandbox_builtins() -> Iterator[None]:
+    """``isinstance``/``issubclass`` as they are during a sandboxed activation: the SDK swaps
+    them process-wide for a thread-local wrapper that unwraps its proxies (its own code,
+    private API: a bench-only approximation of the sandbox's per-call cost)."""
+    from temporalio.worker.workflow_sandbox._importer import _get_thread_local_builtin
+    from temporalio.worker.workflow_sandbox._restrictions import RestrictionContext
+
+    def unwrap_second_param(orig: Any, a: Any, b: Any) -> Any:
+        return orig(
+            RestrictionContext.unwrap_if_proxied(a), RestrictionContext.unwrap_if_proxied(b)
+        )
+
+    with contextlib.ExitStack() as stack:
+        for name in ("isinstance", "issubclass"):
+            local = _get_thread_local_builtin(name)
+            restricted = functools.partial(unwrap_second_param, local.orig)
+            stack.enter_context(local.applied(builtins, name, restricted))
+        yield
+
+
 async def one_run(stand_in: StandIn, run_input: Payload) -> Any:
     return await DslWorkflow().run([RawValue(run_input)])
 
@@ -113,6 +138,9 @@ async def main() -> None:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--sort", default="tottime")
+    parser.add_argument(
+        "--plain-builtins", action="store_true", help="without the sandbox's isinstance wrapper"
+    )
     options = parser.parse_args()
     definition = load_definition(BENCH / "overhead.yaml")
     register(QUEUE, QueueConfig(definitions=serve([definition])))
@@ -128,7 +156,8 @@ async def main() -> None:
         profiler.enable()
     for _ in range(options.runs):
         began, began_cpu = time.perf_counter(), time.thread_time()
-        await one_run(stand_in, run_input)
+        with contextlib.nullcontext() if options.plain_builtins else sandbox_builtins():
+            await one_run(stand_in, run_input)
         times.append(time.perf_counter() - began)
         cpu.append(time.thread_time() - began_cpu)
     if profiler:

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from workflow_runner.dsl.errors import WorkflowError
 from workflow_runner.dsl.expressions import (
@@ -49,6 +49,9 @@ RUNTIME = {"name": "workflow-runner", "version": "0.1.0"}
 # Set while an extension's tasks run (per asyncio task: fork branches don't share it).
 _IN_EXTENSION: contextvars.ContextVar[bool] = contextvars.ContextVar("in_extension", default=False)
 _PER_TASK = frozenset({"input", "output", "task"})  # a task's arguments _arguments sets itself
+# The builtin as imported (outside the sandbox, whose thread-local isinstance costs ~1 µs a
+# call during activations; see dsl/expressions.py): per-task checks of our own models.
+_isinstance = isinstance
 
 
 @dataclass
@@ -125,7 +128,9 @@ class Interpreter:
                 index += 1
                 continue
             jumped = False
-            task = checked(tasks.tasks[index])
+            task = cast(Task, tasks.tasks[index])
+            if not _isinstance(task, Task):
+                checked(task)  # raises, naming the task
             frame.at(index, task.pointer, value)
             if saved is not None and self.resume:  # deeper lists saved: this task was running
                 value, flow = await self._resume_task(task, saved, scope)
@@ -199,8 +204,8 @@ class Interpreter:
         """A task from its start on: ``execute``, then output and export."""
         pointer, policy = task.pointer, self.policy
         self.io.progress_note(pointer, "started")
-        metadata = task.definition.get("metadata")
-        if isinstance(metadata, dict) and not metadata.keys().isdisjoint(ANNOTATIONS):
+        metadata: Any = task.definition.get("metadata")
+        if _isinstance(metadata, dict) and not metadata.keys().isdisjoint(ANNOTATIONS):
             # search attributes and memo, evaluated as the task starts (dsl/metadata.py)
             spec = {key: metadata[key] for key in ANNOTATIONS if key in metadata}
             where = pointer + "/metadata"

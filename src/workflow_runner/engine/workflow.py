@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         select_args,
         to_json,
         try_fast_path,
+        uses_clock,
     )
     from workflow_runner.dsl.metadata import (
         ANNOTATIONS,
@@ -44,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         search_attributes,
     )
     from workflow_runner.dsl.metadata import resolve as resolve_pointer
+    from workflow_runner.dsl.model import WorkflowModel
     from workflow_runner.engine.activities.expressions import SHELF, Shelved
     from workflow_runner.engine.continuation import FORMAT as CONTINUATION_FORMAT
     from workflow_runner.engine.definition import model_of
@@ -115,7 +117,7 @@ class DslWorkflow:
 
     def __init__(self) -> None:
         self._inbox = Inbox()  # signals, events, listen and emit (engine/inbox.py)
-        self._progress: list[dict[str, Any]] = []
+        self._progress: list[tuple[str, str, float, int]] = []  # task, status, at, seq
         self._progress_offset = 0  # notes dropped from the front of _progress
         self._limits = DEFAULT_LIMITS
         self._pacer = Pacer()
@@ -127,6 +129,7 @@ class DslWorkflow:
         self._large = False  # a large payload passed through this run
         self._running: dict[str, int] = {}  # tasks started and not finished (fork: several)
         self._interpreter: Interpreter | None = None
+        self._info: workflow.Info | None = None
         self._definition: dict[str, Any] = {}  # as the request carried it (metadata lookups)
         self._options: dict[str, ActivityOptions] = {}  # activity options by task pointer
         # continue-as-new (engine/continuation.py): the threshold, what the next run gets
@@ -139,7 +142,7 @@ class DslWorkflow:
 
     @workflow.run
     async def run(self, args: Sequence[RawValue]) -> Any:
-        info = workflow.info()
+        info = self._info = workflow.info()
         queue = config_for(info.task_queue)
         self._limits = queue.limits
         request = self._request(info.workflow_type, info.task_queue, queue, args)
@@ -149,7 +152,11 @@ class DslWorkflow:
         self._definition = request.definition
         self._env = request.env
         try:
-            model = model_of(request.definition)
+            model = (
+                model_of(request.definition)
+                if info.workflow_type == AD_HOC_TYPE
+                else _served_model(request.definition)
+            )
         except DefinitionError as error:
             raise ApplicationError(
                 f"the run request's definition is invalid: {error}",
@@ -216,7 +223,7 @@ class DslWorkflow:
     def continue_as_new_due(self) -> bool:
         if not self._completed_here:  # every run of a chain makes progress, whatever the limit
             return False
-        info = workflow.info()
+        info = self._info or workflow.info()  # (asked before every task: the run's one Info)
         return (
             info.get_current_history_length() >= self._continue_after
             or info.is_continue_as_new_suggested()
@@ -316,7 +323,10 @@ class DslWorkflow:
         Only the last PROGRESS_WINDOW or so are kept: a caller that fell
         further behind gets the oldest kept ones and sees the gap in ``seq``.
         """
-        return self._progress[max(since - self._progress_offset, 0) :]
+        return [
+            {"task": task, "status": status, "at": at, "seq": seq}
+            for task, status, at, seq in self._progress[max(since - self._progress_offset, 0) :]
+        ]
 
     @workflow.query
     def status(self) -> dict[str, Any]:
@@ -360,7 +370,7 @@ class DslWorkflow:
                 body,
                 data,
                 args,
-                now=workflow.time(),
+                now=workflow.time() if uses_clock(body) else 0.0,
                 where=where,
                 budget=budget.inline(),
                 in_process=size <= BOUNDED_INPUT_BYTES,
@@ -432,9 +442,7 @@ class DslWorkflow:
             if not self._running[pointer]:
                 del self._running[pointer]
         seq = self._progress_offset + len(self._progress)
-        self._progress.append(
-            {"task": pointer, "status": status, "at": workflow.time(), "seq": seq}
-        )
+        self._progress.append((pointer, status, workflow.time(), seq))  # a dict when queried
         if len(self._progress) >= 2 * PROGRESS_WINDOW:
             dropped = len(self._progress) - PROGRESS_WINDOW
             del self._progress[:dropped]
@@ -528,6 +536,23 @@ class DslWorkflow:
             task.cancel()
         winner = next(t for t in tasks if t in done)  # lowest index: deterministic
         return winner.result()
+
+
+# A served definition is the same dict on every run of its type (engine/registry.py): its
+# model is found by identity, where model_of would serialize it to find it by content
+# (47 µs a run for bench/overhead.yaml, more for bigger definitions).
+_SERVED_MODELS: dict[int, tuple[dict[str, Any], WorkflowModel]] = {}
+
+
+def _served_model(definition: dict[str, Any]) -> WorkflowModel:
+    known = _SERVED_MODELS.get(id(definition))
+    if known is not None and known[0] is definition:
+        return known[1]
+    model = model_of(definition)
+    if len(_SERVED_MODELS) >= 256:  # workers restarted in one process: forget the old ones
+        _SERVED_MODELS.clear()
+    _SERVED_MODELS[id(definition)] = (definition, model)  # the dict kept: its id stays its own
+    return model
 
 
 async def _as_dsl_errors(call: Awaitable[Any], pointer: str) -> Any:
