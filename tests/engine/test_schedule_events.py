@@ -416,3 +416,56 @@ def test_a_definition_cannot_take_the_name_of_the_router_or_the_loop(name: str) 
 
     with pytest.raises(DefinitionConflictError, match=f"the name '{name}' is reserved for"):
         serve([definition(name, None)])
+
+
+def _schedule_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "workflow_runner.cli.main", "schedule", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+async def test_the_schedule_command_applies_lists_and_deletes_after_and_on(
+    env: dict[str, str], tmp_path: Path, client: Client
+) -> None:
+    import json
+
+    tag = uuid.uuid4().hex[:8]
+    header = "document:\n  dsl: '1.0.0'\n  namespace: test\n  name: {}\n  version: '1'\n"
+    (tmp_path / "after.yaml").write_text(
+        header.format(f"cli-after-{tag}") + "schedule:\n  after: PT90S\n" + KEEP_INPUT
+    )
+    (tmp_path / "on.yaml").write_text(
+        header.format(f"cli-on-{tag}")
+        + f"schedule:\n  on:\n    one: {{with: {{type: t.{tag}}}}}\n"
+        + KEEP_INPUT
+    )
+    for file, when in (("after.yaml", "again after each run ends"), ("on.yaml", "its events")):
+        applied = await asyncio.to_thread(_schedule_cli, env, str(tmp_path / file))
+        assert applied.returncode == 0 and when in applied.stderr, applied.stderr
+
+    async def listed() -> dict[str, Any] | None:
+        done = await asyncio.to_thread(_schedule_cli, env, "--list")
+        assert done.returncode == 0, done.stderr
+        found = {e["id"]: e for e in json.loads(done.stdout) if tag in e["id"]}
+        return found if len(found) == 2 else None
+
+    entries = await until(listed, "the CLI never listed both", within=60)
+    queue = env["TEMPORAL_TASK_QUEUE"]
+    assert entries[f"dsl:test/cli-after-{tag}:1"] == {
+        "id": f"dsl:test/cli-after-{tag}:1",
+        "definition": f"test/cli-after-{tag}:1",
+        "workflowType": f"cli-after-{tag}",
+        "after": "PT90S",
+        "taskQueue": queue,
+    }
+    assert entries[f"dsl:test/cli-on-{tag}:1"]["on"] == {"one": {"with": {"type": f"t.{tag}"}}}
+    for file in ("after.yaml", "on.yaml"):
+        deleted = await asyncio.to_thread(_schedule_cli, env, str(tmp_path / file), "--delete")
+        assert deleted.returncode == 0 and "deleted schedule" in deleted.stderr, deleted.stderr
+    # No worker ran on this queue: the router still holds its (removed) trigger's signal.
+    await client.get_workflow_handle(router_id(queue)).terminate(reason="test over")
