@@ -161,13 +161,23 @@ def _fast_path(body: str, data: Any, args: Mapping[str, Any]) -> Any:
     """
     if body == ".":
         return data
-    if "|" in body:
-        path, *pipes = (part.strip() for part in body.split("|"))
-        if not pipes or any(p not in _BUILTINS for p in pipes):
-            return _MISSING
+    shape = _path_shape(body)
+    if shape is None:
+        return _MISSING
+    root, keys, pipes = shape
+    if root is None:
+        value = data
+    elif root in args:
+        value = args[root]
     else:
-        path, pipes = body, []
-    value = _path_value(path, data, args)
+        return _MISSING
+    for key in keys:
+        if value is None:
+            value = None
+            break
+        if not _isinstance(value, dict):
+            return _MISSING
+        value = value.get(key)
     for name in pipes:
         if value is _MISSING:
             return _MISSING
@@ -175,26 +185,23 @@ def _fast_path(body: str, data: Any, args: Mapping[str, Any]) -> Any:
     return value
 
 
-def _path_value(body: str, data: Any, args: Mapping[str, Any]) -> Any:
-    if body == ".":
-        return data
-    match = _SIMPLE_PATH.match(body)
-    if match is None or not body:
-        return _MISSING
-    root, path = match.groups()
-    if root is None:
-        value = data
-    elif root[1:] in args:
-        value = args[root[1:]]
-    else:
-        return _MISSING
-    for key in path.split(".")[1:]:
-        if value is None:
+@lru_cache(maxsize=4096)
+def _path_shape(body: str) -> tuple[str | None, tuple[str, ...], tuple[str, ...]] | None:
+    """``(variable or None for ., keys, builtins piped to)`` of a body the fast path
+    answers, or None: parsed once per body (every run meets the same few)."""
+    if "|" in body:
+        path, *pipes = (part.strip() for part in body.split("|"))
+        if not pipes or any(p not in _BUILTINS for p in pipes):
             return None
-        if not _isinstance(value, dict):
-            return _MISSING
-        value = value.get(key)
-    return value
+    else:
+        path, pipes = body, []
+    if path == ".":
+        return None, (), tuple(pipes)
+    match = _SIMPLE_PATH.match(path)
+    if match is None or not path:
+        return None
+    root, keys = match.groups()
+    return (root[1:] if root else None), tuple(keys.split(".")[1:]), tuple(pipes)
 
 
 def _length(value: Any) -> Any:
@@ -470,9 +477,14 @@ class Budget:
     def inline(self) -> Budget:
         """The budget inside workflow code: capped below Temporal's deadlock detector.
 
-        Asked for every inline evaluation: made once per budget (``_inline``).
+        Asked for every inline evaluation: made once per budget, kept on it (not a
+        field: equality, hash and repr ignore it).
         """
-        return _inline(self)
+        capped: Budget | None = self.__dict__.get("_inline")
+        if capped is None:
+            capped = self._capped()
+            object.__setattr__(self, "_inline", capped)
+        return capped
 
     def _capped(self) -> Budget:
         if self.seconds <= INLINE_TIMEOUT_CAP:
@@ -486,11 +498,6 @@ class Budget:
                 f"inputs over 256 KiB)"
             ),
         )
-
-
-@lru_cache(maxsize=64)
-def _inline(budget: Budget) -> Budget:
-    return budget._capped()
 
 
 DEFAULT_BUDGET = Budget()
