@@ -108,6 +108,7 @@ def explain(error: BaseException, command: str | None) -> NoReturn:
             ("workflow_runner.claimcheck.errors", "StoreError"),
             ("workflow_runner.claimcheck.codec_server", "CodecServerError"),
             ("workflow_runner.engine.schedules", "ScheduleError"),
+            ("workflow_runner.engine.visibility", "SearchAttributeNotRegisteredError"),
         )
     ):
         fail(one_line(str(error)))
