@@ -16,9 +16,14 @@ class SetTask(Task):
 
     async def execute(self, run: Execution, value: Any, args: Bindings) -> Outcome:
         result = await run.eval_value(self.value, value, args, self.pointer + "/set")
-        if isinstance(result, dict):
+        if _isinstance(result, dict):
             run.remember(result)
         return result, None
+
+
+# The builtin as imported: during activations the sandbox's thread-local isinstance costs
+# ~1-3 µs a call, ~5% of a loop of sets in bench/interpreter_overhead.py (dsl/expressions.py).
+_isinstance = isinstance
 
 
 def read(reader: DefinitionReader, node: TaskNode) -> SetTask | None:
