@@ -57,6 +57,7 @@ def schedule(
 
 
 async def _apply(settings: Settings, definition: Definition, delete: bool) -> str:
+    from workflow_runner.engine.registry import queue_of
     from workflow_runner.engine.schedules import (
         ScheduleError,
         apply_schedule,
@@ -68,7 +69,7 @@ async def _apply(settings: Settings, definition: Definition, delete: bool) -> st
     from workflow_runner.runtime.services import open_runtime
 
     sid = schedule_id(definition)
-    queue = settings.task_queue
+    queue = queue_of(definition, settings.task_queue)  # a Zigflow document names its own
     kind = ""
     if not delete:
         try:
