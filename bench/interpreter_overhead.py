@@ -19,6 +19,9 @@ measurement freed memory is trimmed (`malloc_trim`), so each starts from the
 same floor; the memory column is the peak RSS of this process (worker, client
 and HTTP server, whose cached catalogs are in both sides' floor) during the
 measurement, sampled every 5 ms, and its growth over the start of the measurement.
+CPU/wf is this process's CPU time (all its threads: workers, client, HTTP server; not the
+dev server's) per workflow: on 2 shared cores it shows the interpreter's own cost more
+steadily than throughput does.
 
     .venv/bin/python bench/interpreter_overhead.py [--quick] [--rounds N] [--only NAME]
 """
@@ -158,9 +161,10 @@ async def measure(workload: Workload, start: Start) -> Metrics:
             return result
 
     with peak_rss() as memory:
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         results = await asyncio.gather(*(one() for _ in range(workload.count)))
         elapsed = time.perf_counter() - began
+        cpu = time.process_time() - began_cpu
         start_rss, peak = memory()
     assert all(workload.check(r) for r in results), str(results[0])[:200]
     return {
@@ -170,6 +174,7 @@ async def measure(workload: Workload, start: Start) -> Metrics:
         "peak RSS": peak / 2**20,
         "RSS growth": (peak - start_rss) / 2**20,
         "history": float(await history_bytes(last[0])),
+        "CPU/wf": cpu / workload.count * 1e3,
     }
 
 
@@ -180,6 +185,7 @@ FORMATS = {
     "peak RSS": "{:.0f} MiB",
     "RSS growth": "{:+.0f} MiB",
     "history": "{:,.0f} B",
+    "CPU/wf": "{:.1f} ms",
 }
 
 
@@ -292,7 +298,12 @@ async def main() -> None:
                     }
                     result = await interleaved(options.rounds, contenders)
                     for row in result.rows(
-                        FORMATS, [("workflows/s", "hand-written"), ("history", "hand-written")]
+                        FORMATS,
+                        [
+                            ("workflows/s", "hand-written"),
+                            ("history", "hand-written"),
+                            ("CPU/wf", "hand-written"),
+                        ],
                     ):
                         rows.append([workload.name, *row])
                     print(f"done: {workload.name}", flush=True)
@@ -305,6 +316,7 @@ async def main() -> None:
         *FORMATS,
         "wf/s ÷ hand-written",
         "history ÷ hand-written",
+        "CPU/wf ÷ hand-written",
     ]
     print(table(headers, rows))
     print(f"\n{rounds_note(result)}")
