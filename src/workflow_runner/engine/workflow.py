@@ -130,6 +130,7 @@ class DslWorkflow:
         self._running: dict[str, int] = {}  # tasks started and not finished (fork: several)
         self._interpreter: Interpreter | None = None
         self._info: workflow.Info | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the run's (deterministic) loop
         self._definition: dict[str, Any] = {}  # as the request carried it (metadata lookups)
         self._options: dict[str, ActivityOptions] = {}  # activity options by task pointer
         # continue-as-new (engine/continuation.py): the threshold, what the next run gets
@@ -143,6 +144,7 @@ class DslWorkflow:
     @workflow.run
     async def run(self, args: Sequence[RawValue]) -> Any:
         info = self._info = workflow.info()
+        self._loop = asyncio.get_running_loop()
         queue = config_for(info.task_queue)
         self._limits = queue.limits
         request = self._request(info.workflow_type, info.task_queue, queue, args)
@@ -442,7 +444,10 @@ class DslWorkflow:
             if not self._running[pointer]:
                 del self._running[pointer]
         seq = self._progress_offset + len(self._progress)
-        self._progress.append((pointer, status, workflow.time(), seq))  # a dict when queried
+        # the workflow's event loop keeps workflow time: loop.time() is workflow.time(),
+        # without the SDK's runtime lookup (two notes per task)
+        now = self._loop.time() if self._loop is not None else workflow.time()
+        self._progress.append((pointer, status, now, seq))  # a dict when queried
         if len(self._progress) >= 2 * PROGRESS_WINDOW:
             dropped = len(self._progress) - PROGRESS_WINDOW
             del self._progress[:dropped]
