@@ -666,6 +666,17 @@ def _body_of(value: str) -> str | None:
     return match.group("body").strip() if match else None
 
 
+def template_body(value: str) -> str | None:
+    """:func:`evaluate_value` on one string: its jq body, or ``None`` (a plain string)."""
+    return _body_of(value)
+
+
+def field_body(value: str) -> str:
+    """:func:`evaluate_field` on one string: its jq body, with or without ``${ }``."""
+    body = _body_of(value)
+    return value.strip() if body is None else body
+
+
 async def evaluate_field(
     value: Any, data: Any, args: Mapping[str, Any], one: Evaluator, where: str
 ) -> Any:
@@ -674,8 +685,7 @@ async def evaluate_field(
     A string is jq with or without ``${ }``; an object or array is evaluated deeply.
     """
     if _isinstance(value, str):
-        body = _body_of(value)
-        return await one(value.strip() if body is None else body, data, args, where)
+        return await one(field_body(value), data, args, where)
     return await evaluate_value(value, data, args, one, where)
 
 
