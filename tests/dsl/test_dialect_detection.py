@@ -57,7 +57,7 @@ def test_an_unknown_dialect_is_one_clear_problem() -> None:
         parse_definition(SPEC, dialect="zig")
 
 
-@pytest.mark.parametrize("queue", ["Zigflow", "my_queue", "-q", "a" * 64, "q."])
+@pytest.mark.parametrize("queue", ["Zig flow", "my_queue", "-q", "a" * 64, "q."])
 def test_a_task_queue_zigflow_would_refuse_is_refused(queue: str) -> None:
     with pytest.raises(DefinitionError, match="RFC 1123 DNS label") as info:
         parse_definition(ZIGFLOW.replace("taskQueue: zigflow", f"taskQueue: {queue}"))

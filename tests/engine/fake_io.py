@@ -61,8 +61,10 @@ class FakeIO:
         self.calls.append(call)
         return _answer(self.activities[call.name], call.request)
 
-    async def run_workflow(self, reference: str, input: Any, pointer: str) -> Any:
-        return _answer(self.children[reference], input)
+    async def run_workflow(
+        self, reference: str, input: Any, pointer: str, *, by_type: bool = False
+    ) -> Any:
+        return _answer(self.children[f"type:{reference}" if by_type else reference], input)
 
     async def listen(self, listener: Listener, limit: timedelta | None, pointer: str) -> None:
         """As the workflow's inbox, with every event already there: ``events`` (given by

@@ -13,8 +13,9 @@ import pytest
 from tests.engine.fake_io import FakeIO, run_dsl
 from tests.harness import Harness
 from workflow_runner.dsl.errors import DefinitionError, WorkflowError
-from workflow_runner.engine.definition import parse_definition
+from workflow_runner.engine.definition import Definition, parse_definition
 from workflow_runner.engine.interpreter import Interpreter
+from workflow_runner.engine.registry import by_queue, queue_of, serve
 
 HEAD = """document:
   dsl: 1.0.0
@@ -387,3 +388,123 @@ async def test_zigflow_wait_with_an_expression_runs_end_to_end(harness: Harness)
         {"cooldownSeconds": 1},
     )
     assert out == {"data": {"status": "done"}}
+
+
+# -- issue 15, second round: what Zigflow's examples showed ---------------------------
+
+
+@pytest.mark.parametrize("queue", ["callHTTP", "MoneyTransfer", "a", "A-1"])
+def test_a_task_queue_with_capitals_is_accepted_and_served_as_written(queue: str) -> None:
+    definition = parse_definition(HEAD.replace("taskQueue: zf-tests", f"taskQueue: {queue}")
+                                  + "do:\n  - a:\n      set: {x: 1}\n")  # fmt: skip
+    assert queue_of(definition, "default-queue") == queue
+
+
+def test_each_definition_is_grouped_on_its_own_queue_and_one_type_may_be_on_two() -> None:
+    def doc(queue: str, value: int) -> Definition:
+        text = HEAD.replace("taskQueue: zf-tests", f"taskQueue: {queue}")
+        return parse_definition(text + f"do:\n  - a:\n      set: {{x: {value}}}\n", f"{queue}.yaml")
+
+    spec = parse_definition(
+        "document: {dsl: 1.0.0, namespace: t, name: n, version: 0.0.1}\n"
+        "do:\n  - a:\n      set: {x: 0}\n"
+    )
+    grouped = by_queue([doc("q1", 1), doc("q2", 2), spec], "default-queue")
+    assert {q: [d.name for d in ds] for q, ds in grouped.items()} == {
+        "default-queue": ["n"],
+        "q1": ["workflow"],
+        "q2": ["workflow"],
+    }
+    # one queue at a time: the same type with two definitions is no conflict
+    served = {queue: serve(definitions) for queue, definitions in grouped.items()}
+    assert served["q1"]["workflow"].data != served["q2"]["workflow"].data
+
+
+async def test_while_reads_the_previous_iterations_output_as_output() -> None:
+    out = await run_zigflow(
+        """
+do:
+  - before:
+      set: ${ [1, 2] }
+  - pages:
+      for:
+        in: ${ 5 }
+      while: '${ ($output.pageNumber // 0) < 3 }'
+      do:
+        - page:
+            set:
+              pageNumber: ${ $data.index + 1 }
+"""
+    )
+    # $output is null before the first iteration (not the previous task's array)
+    assert out == [{"pageNumber": 1}, {"pageNumber": 2}, {"pageNumber": 3}]
+
+
+async def test_run_workflow_type_starts_a_child_by_workflow_type_with_the_workflow_input() -> None:
+    io = FakeIO(children={"type:child-workflow1": lambda given: {"got": given}})
+    out = await run_zigflow(
+        """
+do:
+  - first:
+      set: {x: 1}
+  - callChild:
+      run:
+        workflow:
+          type: child-workflow1
+""",
+        {"userId": 3},
+        io=io,
+    )
+    assert out == {"got": {"userId": 3}}
+
+
+def test_run_workflow_type_stays_unknown_in_the_spec_dialect() -> None:
+    with pytest.raises(DefinitionError, match=r"run\.workflow needs 'name'"):
+        parse_definition(
+            "document: {dsl: 1.0.0, namespace: t, name: n, version: 0.0.1}\n"
+            "do:\n  - c:\n      run:\n        workflow: {type: child}\n"
+        )
+
+
+async def test_a_switch_in_a_nested_list_runs_a_top_level_workflow_block_by_name() -> None:
+    text = (
+        HEAD
+        + """do:
+  - main:
+      do:
+        - init:
+            export:
+              as: ${ . }
+            set: {count: 0}
+        - loop:
+            for:
+              in: ${ 2 }
+            do:
+              - route:
+                  export:
+                    as: '${ $context + . }'
+                  switch:
+                    - always:
+                        then: increment
+        - result:
+            set: {count: '${ $context.count }'}
+  - increment:
+      do:
+        - add:
+            set: {count: '${ $context.count + 1 }'}
+"""
+    )
+    definition = parse_definition(text)
+    assert definition.model.workflows == ("main", "increment")
+    interpreter = Interpreter(
+        workflow=definition.model, io=FakeIO(), workflow_info={"id": "x", "runId": "r"}
+    )
+    # the block's output goes through the switch's export: $context.count counts the runs
+    assert await interpreter.run(None) == {"count": 2}
+
+
+def test_a_switch_naming_no_block_of_the_document_is_still_refused() -> None:
+    with pytest.raises(DefinitionError, match="names no task in this list"):
+        parse_definition(
+            HEAD + "do:\n  - s:\n      switch:\n        - c:\n            then: nowhere\n"
+        )

@@ -402,6 +402,8 @@ async def money_transfer(ex: Example) -> None:
         assert text.count("http://server:3000") == 4  # as e2e_test.go's writeHostWorkflow
         ex.file = ex.tmp / "workflow.yaml"
         ex.file.write_text(text.replace("http://server:3000", backend.url))
+        # compose.yaml starts its dev server with --search-attribute Step=text
+        await register_search_attributes(ex, {"Step": "TEXT"})
         transfer = {"amount": 100, "fromAccount": "account-1", "toAccount": "account-2"}
         with ex.serve():
             async with ex.client() as client:
@@ -508,25 +510,35 @@ async def schedule(ex: Example) -> None:
 SEARCH_ATTRIBUTES = {"waitTime": "INT", "hello": "TEXT", "call": "TEXT", "userId": "INT"}
 
 
-@scenario("search-attributes/workflow.yaml")
-async def search_attributes(ex: Example) -> None:
-    """main.go registers the attributes with the operator service, then starts the workflow."""
+async def register_search_attributes(ex: Example, attributes: dict[str, str]) -> None:
+    """Register ``attributes`` (name: INT/TEXT) in the session's namespace.
+
+    Before the worker starts: it refuses to serve a definition whose search
+    attributes are unknown (a run upserting one would hang), where Zigflow's
+    worker starts regardless and its runs fail later."""
     from temporalio.api.enums.v1 import IndexedValueType
     from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 
+    async with ex.client() as client:
+        request = AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={
+                name: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{kind}")
+                for name, kind in attributes.items()
+            },
+        )
+        try:
+            await client.operator_service.add_search_attributes(request)
+        except Exception as e:  # already registered by an earlier run of this session
+            assert "already" in str(e).lower(), e
+
+
+@scenario("search-attributes/workflow.yaml")
+async def search_attributes(ex: Example) -> None:
+    """main.go registers the attributes with the operator service, then starts the workflow."""
+    await register_search_attributes(ex, SEARCH_ATTRIBUTES)
     with ex.https({"/users/3": USER3}), ex.serve():
         async with ex.client() as client:
-            request = AddSearchAttributesRequest(
-                namespace=client.namespace,
-                search_attributes={
-                    name: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{kind}")
-                    for name, kind in SEARCH_ATTRIBUTES.items()
-                },
-            )
-            try:
-                await client.operator_service.add_search_attributes(request)
-            except Exception as e:  # already registered by an earlier run of this session
-                assert "already" in str(e).lower(), e
             handle = await start(client, "searchAttributes", "zigflow", {"userId": 3})
             await result(handle)
             described = await handle.describe()

@@ -232,7 +232,9 @@ async def _run(
     from workflow_runner.runtime.services import open_runtime
 
     queue = queue_of(definition, settings.task_queue)  # a Zigflow document names its own
-    async with open_runtime(settings, queues=[queue]) as runtime:
+    # Zigflow: its workflows are also served by type (a run.workflow.type child finds them)
+    served = [definition] if definition.dialect == "zigflow" else []
+    async with open_runtime(settings, queues=[queue], definitions=served) as runtime:
         handle = await start_run(
             runtime.client,
             definition,

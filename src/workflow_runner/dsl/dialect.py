@@ -57,14 +57,43 @@ class Dialect:
     # the document names the task queue its workflows are served and started on
     # (document.taskQueue); otherwise TEMPORAL_TASK_QUEUE
     own_task_queue: bool
+    # a switch case may name a do block anywhere in the document (Zigflow runs the
+    # block as a child workflow of that name), not only a task of its own list
+    switch_runs_any_block: bool
+    # run.workflow.type: a child by Temporal workflow type on the run's task queue
+    # (Zigflow; its name/namespace/version are not used there), beside run.workflow.name
+    run_workflow_by_type: bool
+
+    def runnable_blocks(self, do: Any) -> frozenset[str]:
+        """The names of the ``do`` blocks (a ``for`` is not one) anywhere in ``do``, which
+        a switch may run by name in this dialect (empty when only siblings may be named)."""
+        if not self.switch_runs_any_block:
+            return frozenset()
+        found: set[str] = set()
+
+        def walk(node: Any) -> None:
+            if isinstance(node, list):
+                for item in node:
+                    if isinstance(item, dict) and len(item) == 1:
+                        ((name, task),) = item.items()
+                        if isinstance(task, dict) and "do" in task and "for" not in task:
+                            found.add(str(name))
+                    walk(item)
+            elif isinstance(node, dict):
+                for value in node.values():
+                    walk(value)
+
+        walk(do)
+        return frozenset(found)
 
     def check_task_queue(self, value: Any) -> str | None:
         """Zigflow refuses a task queue outside its rule; so do we."""
         if self.name != ZIGFLOW or (isinstance(value, str) and _TASK_QUEUE.match(value)):
             return None
         return (
-            f"document.taskQueue {value!r} is not a valid task queue: Zigflow requires "
-            "letters, digits and '-', at most 63, starting and ending with a letter or digit"
+            f"document.taskQueue {value!r} is not a valid task queue: Zigflow requires an "
+            "RFC 1123 DNS label of either case (letters, digits and '-', at most 63, "
+            "starting and ending with a letter or digit)"
         )
 
 
@@ -79,6 +108,8 @@ SPEC_DIALECT = Dialect(
     multiple_workflows=False,
     listen_timeout=None,
     own_task_queue=False,
+    switch_runs_any_block=False,
+    run_workflow_by_type=False,
 )
 ZIGFLOW_DIALECT = Dialect(
     name=ZIGFLOW,
@@ -91,6 +122,8 @@ ZIGFLOW_DIALECT = Dialect(
     multiple_workflows=True,
     listen_timeout=timedelta(seconds=60),
     own_task_queue=True,
+    switch_runs_any_block=True,
+    run_workflow_by_type=True,
 )
 DIALECTS = {SPEC: SPEC_DIALECT, ZIGFLOW: ZIGFLOW_DIALECT}
 

@@ -113,6 +113,8 @@ class WorkflowModel:
     # Zigflow: the workflows a document of named do blocks defines (this one runs
     # ``do``, the chosen block); the top-level timeout is the activities' default.
     workflows: tuple[str, ...] = ()
+    # Zigflow: the document's other top-level do blocks, which a switch runs by name
+    blocks: tuple[TaskModel, ...] = ()
     activity_timeout: timedelta | None = None
     schedule: Schedule | None = None  # top-level ``schedule`` (dsl/schedule.py)
     extensions: tuple[Extension, ...] = ()  # use.extensions (dsl/extensions.py)

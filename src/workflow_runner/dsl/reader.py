@@ -100,6 +100,7 @@ class DefinitionReader:
     function_models: dict[str, TaskModel | None] = field(default_factory=dict)
     functions_reading: list[str] = field(default_factory=list)
     dialect: Dialect = SPEC_DIALECT  # the reading rules (dsl/dialect.py)
+    block_names: frozenset[str] = frozenset()  # Zigflow: do blocks a switch may run
     extensions: tuple[Extension, ...] = ()  # use.extensions (dsl/extensions.py)
 
     def problem(self, pointer: str, message: str) -> None:
@@ -151,6 +152,7 @@ class DefinitionReader:
         if "do" not in data:
             self.problem("", "missing 'do': the list of tasks to run")
         else:
+            self.block_names = self.dialect.runnable_blocks(data["do"])
             tasks = self.do_list("/do", data["do"], ())
         if document is None or tasks is None or self.problems:
             return None
@@ -170,6 +172,7 @@ class DefinitionReader:
             inner = getattr(block, "tasks", None)  # a do task's list (engine/tasks/do.py)
             if not isinstance(inner, TaskList):
                 return None
+            blocks = tuple(t for t in tasks.tasks if t is not block)
             tasks = inner
             document = Document(
                 dsl=document.dsl,
@@ -178,6 +181,8 @@ class DefinitionReader:
                 version=document.version,
                 raw=document.raw,
             )
+        else:
+            blocks = ()
         activity_timeout = None
         if self.dialect.name != SPEC_DIALECT.name:
             # Zigflow reads the top-level timeout as the activities' start-to-close
@@ -195,6 +200,7 @@ class DefinitionReader:
             errors=dict(self.errors),
             dialect=self.dialect.name,
             workflows=workflows,
+            blocks=blocks,
             activity_timeout=activity_timeout,
             schedule=schedule,
             extensions=self.extensions,

@@ -506,7 +506,15 @@ class DslWorkflow:
             self._large = True
         return from_json(payload.data)
 
-    async def run_workflow(self, reference: str, input: Any, pointer: str) -> Any:
+    async def run_workflow(
+        self, reference: str, input: Any, pointer: str, *, by_type: bool = False
+    ) -> Any:
+        if by_type:  # Zigflow's run.workflow.type: any workflow type on this task queue
+            self._check_size(input, "the child workflow's input", pointer)
+            return await _as_dsl_errors(
+                workflow.execute_child_workflow(reference, input, id=self._child_id(pointer)),
+                pointer,
+            )
         definition = self._definitions.get(reference)
         if definition is None:
             known = ", ".join(sorted(self._definitions)) or "none"
@@ -516,16 +524,19 @@ class DslWorkflow:
                 instance=pointer,
             )
         self._check_size(input, "the child workflow's input", pointer)
-        child_id = (
-            f"{workflow.info().workflow_id}{pointer.replace('/', '.')}-{workflow.uuid4().hex[:8]}"
-        )
         return await _as_dsl_errors(
             workflow.execute_child_workflow(
                 AD_HOC_TYPE,
                 RunRequest(definition, input, self._definitions, self._env),
-                id=child_id,
+                id=self._child_id(pointer),
             ),
             pointer,
+        )
+
+    @staticmethod
+    def _child_id(pointer: str) -> str:
+        return (
+            f"{workflow.info().workflow_id}{pointer.replace('/', '.')}-{workflow.uuid4().hex[:8]}"
         )
 
     async def listen(self, listener: Listener, limit: timedelta | None, pointer: str) -> None:

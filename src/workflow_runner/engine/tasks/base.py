@@ -81,7 +81,12 @@ class WorkflowIO(Protocol):
 
     async def activity(self, call: ActivityCall) -> Any: ...
 
-    async def run_workflow(self, reference: str, input: Any, pointer: str) -> Any: ...
+    async def run_workflow(
+        self, reference: str, input: Any, pointer: str, *, by_type: bool = False
+    ) -> Any:
+        """A child workflow: the definition ``reference`` names (``namespace/name:version``),
+        or, ``by_type``, the Temporal workflow type ``reference`` on the run's task queue."""
+        ...
 
     async def listen(self, listener: Listener, limit: timedelta | None, pointer: str) -> None:
         """Offer ``listener`` the run's events until it is done (engine/events.py)."""

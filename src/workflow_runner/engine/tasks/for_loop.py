@@ -57,10 +57,13 @@ class ForTask(Task):
             unbind = run.bind_data(loop_vars)
             try:
                 if self.condition_while is not None and not (saved and position == start):
+                    # $output in while: the previous iteration's output in Zigflow (null
+                    # before the first), as the dialect binds it; the spec's is null
+                    previous = output if position > 0 else None
                     keep_going = await run.eval_field(
                         self.condition_while,
                         output,
-                        {**args, **loop_vars},
+                        {**args, **loop_vars, "output": run.policy.output_var(previous)},
                         self.pointer + "/while",
                     )
                     if not truthy(keep_going):

@@ -62,7 +62,9 @@ def read(reader: DefinitionReader, node: TaskNode) -> SwitchTask | None:
                 case_pointer, "a switch case needs 'then' (continue, exit, end or a task name)"
             )
             continue
-        reader.then(f"{case_pointer}/then", case["then"], node.siblings)
+        # Zigflow: a case may also name a do block elsewhere in the document (run, then back)
+        targets = (*node.siblings, *sorted(reader.block_names - set(node.siblings)))
+        reader.then(f"{case_pointer}/then", case["then"], targets)
         cases.append(SwitchCase(str(name), case_pointer, case.get("when"), str(case["then"])))
     return SwitchTask(**node.common, cases=tuple(cases))
 
