@@ -477,6 +477,8 @@ async def test_a_switch_in_a_nested_list_runs_a_top_level_workflow_block_by_name
               as: ${ . }
             set: {count: 0}
         - loop:
+            export:
+              as: ${ .[-1] // $context }
             for:
               in: ${ 2 }
             do:
@@ -508,3 +510,29 @@ def test_a_switch_naming_no_block_of_the_document_is_still_refused() -> None:
         parse_definition(
             HEAD + "do:\n  - s:\n      switch:\n        - c:\n            then: nowhere\n"
         )
+
+
+async def test_an_export_inside_a_for_reaches_the_next_iteration_but_not_after_the_loop() -> None:
+    out = await run_zigflow(
+        """
+do:
+  - seed:
+      export:
+        as: '${ {kept: true} }'
+      set: {x: 1}
+  - loop:
+      export:
+        as: '${ $context + {loop: .} }'
+      for:
+        in: ${ 3 }
+      do:
+        - step:
+            export:
+              as: '${ $context + {count: (($context.count // 0) + 1)} }'
+            set:
+              seen: ${ $context.count // 0 }
+  - report:
+      set: {context: '${ $context }'}
+"""
+    )
+    assert out == {"context": {"kept": True, "loop": [{"seen": 0}, {"seen": 1}, {"seen": 2}]}}

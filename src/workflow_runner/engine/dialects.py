@@ -104,6 +104,10 @@ class DataModel:
         """What ``$data`` holds after one iteration of a ``for``."""
         return None
 
+    # Whether an export inside a ``for`` outlives the loop: the spec's $context is the
+    # workflow's; Zigflow's iterations carry it to the next iteration only.
+    loop_context_escapes = True
+
     def caught(self, error_as: str, error: JsonObject) -> tuple[JsonObject, JsonObject]:
         """A caught error: (variables of ``catch.do``, what ``$data`` holds meanwhile)."""
         return {error_as: error}, {}
@@ -129,6 +133,8 @@ class ZigflowModel(DataModel):
     - ``fork`` returns ``{branch: output}``; ``for`` the collected iterations
       (an array, or a map keyed as the map it iterated; a number n iterates 0..n-1).
     - ``wait`` outputs null.
+    - An export inside a ``for`` iteration is seen by the next iterations, not after
+      the loop (its own export sees the context from before it).
     """
 
     name = ZIGFLOW
@@ -197,6 +203,8 @@ class ZigflowModel(DataModel):
 
     def iteration_done(self, task: TaskModel, output: Any) -> JsonObject | None:
         return {task.name: output}
+
+    loop_context_escapes = False
 
     def caught(self, error_as: str, error: JsonObject) -> tuple[JsonObject, JsonObject]:
         # Zigflow's caught error carries ``message``; ours has title and detail.

@@ -116,6 +116,8 @@ class WorkflowIO(Protocol):
 class Execution(Protocol):
     """The interpreter as a task sees it."""
 
+    context: Any  # $context (export.as writes it)
+
     @property
     def io(self) -> WorkflowIO: ...
 

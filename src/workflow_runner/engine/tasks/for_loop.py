@@ -31,12 +31,15 @@ class ForTask(Task):
             collection = await run.eval_field(self.collection, value, args, where)
             items, by_key = run.policy.for_items(collection, where)
             start, output, keys, outputs = 0, value, [], []
+            outer_context = run.context
         else:
             items = [(at, item) for at, item in saved["items"]]
             by_key, start, output = saved["byKey"], saved["at"], saved["output"]
             keys, outputs = saved["keys"], saved["outputs"]
+            outer_context = saved.get("outerContext")
         # The spec's for returns the last output: only a collecting dialect carries the others.
         collects = run.policy.for_output([0], [True], False, None) is not None
+        escapes = run.policy.loop_context_escapes  # Zigflow: exports stay in the loop
         position = start
 
         def where_it_is() -> dict[str, Any]:  # read only if the run continues as new inside
@@ -47,38 +50,43 @@ class ForTask(Task):
                 "output": output,
                 "keys": keys if collects else [],
                 "outputs": outputs if collects else [],
+                "outerContext": None if escapes else outer_context,
             }
 
         run.save_point(self.pointer, where_it_is)
-        for position in range(start, len(items)):
-            index, item = items[position]
-            loop_vars = {self.each: item, self.at: index}
-            scope = {**scope_of(args), **loop_vars}
-            unbind = run.bind_data(loop_vars)
-            try:
-                if self.condition_while is not None and not (saved and position == start):
-                    # $output in while: the previous iteration's output in Zigflow (null
-                    # before the first), as the dialect binds it; the spec's is null
-                    previous = output if position > 0 else None
-                    keep_going = await run.eval_field(
-                        self.condition_while,
-                        output,
-                        {**args, **loop_vars, "output": run.policy.output_var(previous)},
-                        self.pointer + "/while",
-                    )
-                    if not truthy(keep_going):
-                        break
-                output, flow = await run.run_list(self.tasks, output, scope)
-            finally:
-                unbind()
-            keys.append(index)
-            outputs.append(output)
-            done = run.policy.iteration_done(self, output)
-            if done:
-                run.remember(done)
-            if flow == "end":
-                return output, "end"
-        return run.policy.for_output(keys, outputs, by_key, output), None
+        try:
+            for position in range(start, len(items)):
+                index, item = items[position]
+                loop_vars = {self.each: item, self.at: index}
+                scope = {**scope_of(args), **loop_vars}
+                unbind = run.bind_data(loop_vars)
+                try:
+                    if self.condition_while is not None and not (saved and position == start):
+                        # $output in while: the previous iteration's output in Zigflow (null
+                        # before the first), as the dialect binds it; the spec's is null
+                        previous = output if position > 0 else None
+                        keep_going = await run.eval_field(
+                            self.condition_while,
+                            output,
+                            {**args, **loop_vars, "output": run.policy.output_var(previous)},
+                            self.pointer + "/while",
+                        )
+                        if not truthy(keep_going):
+                            break
+                    output, flow = await run.run_list(self.tasks, output, scope)
+                finally:
+                    unbind()
+                keys.append(index)
+                outputs.append(output)
+                done = run.policy.iteration_done(self, output)
+                if done:
+                    run.remember(done)
+                if flow == "end":
+                    return output, "end"
+            return run.policy.for_output(keys, outputs, by_key, output), None
+        finally:
+            if not escapes:
+                run.context = outer_context
 
 
 def read(reader: DefinitionReader, node: TaskNode) -> ForTask | None:
