@@ -35,12 +35,11 @@ from workflow_runner.engine.continuation import Frame, resumable, snapshot
 from workflow_runner.engine.dialects import (
     FLOW_DIRECTIVES,
     MODELS,
-    REDIRECT,
     DataModel,
     is_block,
 )
 from workflow_runner.engine.tasks import kind_of
-from workflow_runner.engine.tasks.base import Outcome, Task, WorkflowIO, checked
+from workflow_runner.engine.tasks.base import Outcome, Task, WorkflowIO, checked, scope_of
 
 # MAX_THEN_JUMPS' default. Only jumps back to an earlier (or the same) task can
 # make a cycle, so only those are counted: a long ``for`` is never cut short.
@@ -72,6 +71,7 @@ class Interpreter:
     frames: list[Frame] = field(default_factory=list)
     resume: list[dict[str, Any]] = field(default_factory=list)
     positions: dict[str, Any] = field(default_factory=dict)
+    lists: list[TaskList] = field(default_factory=list)  # the lists being run, innermost last
 
     @property
     def policy(self) -> DataModel:
@@ -102,10 +102,12 @@ class Interpreter:
         frame = Frame(tasks.pointer)
         saved = self._resumed_list(tasks.pointer)
         self.frames.append(frame)
+        self.lists.append(tasks)
         try:
             return await self._run_list(tasks, value, scope, frame, saved)
         finally:
             self.frames.pop()
+            self.lists.pop()
 
     async def _run_list(
         self,
@@ -137,8 +139,6 @@ class Interpreter:
             else:
                 value, flow = await self.run_task(task, value, scope)
             saved = None
-            if flow is not None and flow.startswith(REDIRECT):
-                value, flow = await self._run_block(tasks, flow[len(REDIRECT) :], value, scope)
             if flow == "end":
                 return value, "end"
             if flow == "exit":
@@ -152,16 +152,16 @@ class Interpreter:
             index += 1
         return value, None
 
-    async def _run_block(
-        self, tasks: TaskList, name: str, value: Any, scope: dict[str, Any]
-    ) -> Outcome:
-        """Zigflow: a switch case naming a ``do`` block runs it, and the flow comes back
-        to the task after the switch with the block's output (``end`` still ends)."""
-        target = checked(tasks.tasks[tasks.index_of(name)])
-        if not is_block(target):
-            return value, name  # not a block: an ordinary jump
-        output, flow = await self.run_task(target, value, scope)
-        return output, "end" if flow == "end" else None
+    def _block_named(self, name: str) -> Task | None:
+        """Zigflow: the ``do`` block a switch case names, in its own list, an enclosing
+        one or the document's other workflows (None: a task of its list, jumped to)."""
+        for tasks in reversed(self.lists):
+            for task in tasks.tasks:
+                if task.name == name and is_block(task):
+                    return checked(task)
+                if task.name == name and tasks is self.lists[-1]:
+                    return None
+        return next((checked(t) for t in self.workflow.blocks if t.name == name), None)
 
     async def run_task(self, task: Task, raw: Any, scope: dict[str, Any]) -> Outcome:
         pointer = task.pointer
@@ -223,7 +223,13 @@ class Interpreter:
             self.io.progress_note(pointer, "failed")
             raise
         if flow is not None and flow not in FLOW_DIRECTIVES and policy.body_jumps_run_blocks:
-            flow = REDIRECT + flow
+            # Zigflow: a switch case naming a do block runs it (Zigflow: as a child workflow
+            # of that name) and the flow comes back to the task after the switch; the
+            # block's output is the switch's, through its output.as and export.as.
+            block = self._block_named(flow)
+            if block is not None:
+                output, flow = await self.run_task(block, value, scope_of(args))
+                flow = "end" if flow == "end" else None
         recorded = policy.record(task, output)
         if recorded:
             self.remember(recorded)
