@@ -536,3 +536,20 @@ do:
 """
     )
     assert out == {"context": {"kept": True, "loop": [{"seen": 0}, {"seen": 1}, {"seen": 2}]}}
+
+
+async def test_data_workflow_holds_the_runs_temporal_info_under_zigflows_names(
+    harness: Harness,
+) -> None:
+    handle = await harness.start(
+        HEAD
+        + """do:
+  - who:
+      set:
+        id: ${ $data.workflow.workflow_execution_id }
+        type: ${ $data.workflow.workflow_type_name }
+        queue: ${ $data.workflow.task_queue_name }
+"""
+    )
+    out = await handle.result()
+    assert out == {"id": handle.id, "type": "DslWorkflow", "queue": harness.task_queue}

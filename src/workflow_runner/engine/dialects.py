@@ -53,6 +53,10 @@ class DataModel:
         """The first task's input (what ``$output`` is before any task ran, in Zigflow)."""
         return run_input
 
+    def workflow_data(self, temporal: Mapping[str, Any]) -> JsonObject:
+        """What ``$data`` starts with from the run's Temporal info (Zigflow's field names)."""
+        return {}
+
     def dot(self, value: Any, data: JsonObject) -> Any:
         """``.`` in a task's own expressions (``if``, ``set``, ``with``...)."""
         return value
@@ -124,7 +128,8 @@ class ZigflowModel(DataModel):
       ``.taskName.field`` (as stigmer writes) reads a task's result. In
       ``output.as``/``export.as`` it is the task's output, as in Zigflow.
     - ``$input`` is the workflow input, ``$output`` the previous task's output.
-    - ``$data.<task>`` holds every task's result (a ``set`` merges its object
+    - ``$data.workflow`` holds the run's Temporal info (``workflow_type_name``...);
+      ``$data.<task>`` holds every task's result (a ``set`` merges its object
       into ``$data``), ``$data.task.name`` the running task, ``$data.<as>`` a
       caught error during ``catch.do``, ``$data.<each>``/``$data.<at>`` the
       loop variables.
@@ -145,6 +150,10 @@ class ZigflowModel(DataModel):
 
     def first_input(self, run_input: Any) -> Any:
         return None  # Zigflow's state.Output starts empty; $input is the input
+
+    def workflow_data(self, temporal: Mapping[str, Any]) -> JsonObject:
+        # $data.workflow: Zigflow's AddWorkflowInfo (pkg/utils/state.go)
+        return {"workflow": dict(temporal)}
 
     def dot(self, value: Any, data: JsonObject) -> Any:
         return data

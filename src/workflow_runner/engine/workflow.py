@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from workflow_runner.engine.activities.expressions import SHELF, Shelved
     from workflow_runner.engine.continuation import FORMAT as CONTINUATION_FORMAT
     from workflow_runner.engine.definition import model_of
+    from workflow_runner.engine.dialects import model_for
     from workflow_runner.engine.events import Listener
     from workflow_runner.engine.failures import to_application_error, to_workflow_error
     from workflow_runner.engine.inbox import EVENT_SIGNAL as EVENT_SIGNAL  # cli: emit
@@ -196,6 +197,7 @@ class DslWorkflow:
             secrets=tokens_for(names, self._secret_scope.nonce),
             env=request.env,
             max_then_jumps=self._limits.max_then_jumps,
+            data=model_for(model.dialect).workflow_data(_temporal_info(info)),
         )
         self._interpreter = interpreter
         if continued is not None:
@@ -569,6 +571,32 @@ def _served_model(definition: dict[str, Any]) -> WorkflowModel:
         _SERVED_MODELS.clear()
     _SERVED_MODELS[id(definition)] = (definition, model)  # the dict kept: its id stays its own
     return model
+
+
+def _temporal_info(info: workflow.Info) -> dict[str, Any]:
+    """The run's Temporal info under Zigflow's names (its ``$data.workflow``)."""
+    timeout = info.execution_timeout
+    data: dict[str, Any] = {
+        "attempt": info.attempt,
+        "continued_execution_run_id": info.continued_run_id or "",
+        "cron_schedule": info.cron_schedule or "",
+        "first_run_id": info.first_execution_run_id,
+        "namespace": info.namespace,
+        "task_queue_name": info.task_queue,
+        "workflow_execution_id": info.workflow_id,
+        "workflow_execution_run_id": info.run_id,
+        "workflow_execution_timeout": timeout.total_seconds() if timeout else 0,
+        "workflow_start_time": info.start_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "workflow_type_name": info.workflow_type,
+    }
+    if info.root is not None:
+        data["root_workflow_execution_id"] = info.root.workflow_id
+        data["root_workflow_execution_run_id"] = info.root.run_id
+    if info.parent is not None:
+        data["parent_workflow_namespace"] = info.parent.namespace
+        data["parent_workflow_execution_id"] = info.parent.workflow_id
+        data["parent_workflow_execution_run_id"] = info.parent.run_id
+    return data
 
 
 async def _as_dsl_errors(call: Awaitable[Any], pointer: str) -> Any:
