@@ -65,7 +65,6 @@ ACTIVITIES: tuple[Callable[[Settings], ActivitySet], ...] = (
 )
 
 
-
 def kind_of(task: TaskModel) -> str:
     """The key of the type a task was read as (``use.extensions`` extend by it)."""
     return next((t.key for t in TASK_TYPES if t.key in task.definition), "")

@@ -54,6 +54,7 @@ import httpx
 
 from workflow_runner.dsl.errors import WorkflowError
 from workflow_runner.dsl.model import JsonObject
+from workflow_runner.engine.activities.errors import ActivityProblem
 from workflow_runner.engine.secrets import SecretScope, redact, reveal
 from workflow_runner.engine.tasks.authentication import (
     DEFAULT_CLIENT_METHOD,
@@ -71,16 +72,11 @@ MAX_MARGIN_SECONDS = 60.0
 _JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
-class AuthenticationError(Exception):
+class AuthenticationError(ActivityProblem):
     """A policy that cannot be used, or a token the authority would not give.
 
     Carries the spec error to raise from the activity; its text holds no credential.
     """
-
-    def __init__(self, error: WorkflowError, *, retryable: bool) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.retryable = retryable
 
 
 @dataclass

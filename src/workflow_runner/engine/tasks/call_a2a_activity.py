@@ -51,9 +51,9 @@ from temporalio.exceptions import ApplicationError
 
 from workflow_runner.dsl.errors import WorkflowError
 from workflow_runner.dsl.model import JsonObject
-from workflow_runner.engine.activities.errors import activity_failure
-from workflow_runner.engine.secrets import MissingSecretError, redact, redact_value, reveal
-from workflow_runner.engine.tasks.authentication_activity import AuthenticationError, auth_for
+from workflow_runner.engine.activities.errors import ActivityProblem, dsl_failures
+from workflow_runner.engine.secrets import redact, redact_value, reveal
+from workflow_runner.engine.tasks.authentication_activity import auth_for
 from workflow_runner.engine.tasks.call_a2a import (
     ACTIVITY,
     MESSAGE_METHODS,
@@ -83,14 +83,6 @@ ERROR_NAMES = {
     -32006: "InvalidAgentResponseError",
     -32007: "AuthenticatedExtendedCardNotConfiguredError",
 }
-
-
-class _Failure(Exception):
-    """A DSL error to raise, with whether a retry could help."""
-
-    def __init__(self, error: WorkflowError, retryable: bool) -> None:
-        self.error = error
-        self.retryable = retryable
 
 
 class _TooLarge(Exception):
@@ -124,26 +116,17 @@ class A2aActivities:
         info = activity.info()
         identity = f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}"
         default_id = str(uuid.uuid5(MESSAGE_ID_NAMESPACE, identity))
-        try:
-            return await self._call(request, default_id, _deadline_seconds())
-        except _Failure as e:
-            raise activity_failure(e.error, retryable=e.retryable) from None
-        except AuthenticationError as e:
-            raise activity_failure(e.error, retryable=e.retryable) from None
-        except MissingSecretError as e:
-            error = WorkflowError.of(
-                "configuration", str(e), title="Secret not set", instance=request.instance
-            )
-            raise activity_failure(error, retryable=False) from None
-        except ApplicationError:
-            raise
-        except Exception as e:
+
+        def otherwise(e: Exception) -> ApplicationError:
             # Whatever failed may quote revealed parameters: only a redacted message leaves.
             agent = request.card or request.server
             message = redact(
                 f"A2A {request.method} to {agent}: {type(e).__name__}: {e}", self.secrets
             )
-            raise ApplicationError(message, type=type(e).__name__) from None
+            return ApplicationError(message, type=type(e).__name__)
+
+        with dsl_failures(request.instance, otherwise):
+            return await self._call(request, default_id, _deadline_seconds())
 
     async def _call(self, request: A2aRequest, default_id: str, deadline: float) -> Any:
         client = self._http()
@@ -292,7 +275,7 @@ class A2aActivities:
                 results.append(_result(call, _json(call, event)))
         return results
 
-    def _too_large(self, call: _Call) -> _Failure:
+    def _too_large(self, call: _Call) -> ActivityProblem:
         return call.failure(
             "runtime",
             f"the answer to {call.request.method} is larger than {self.max_response_bytes} "
@@ -318,7 +301,7 @@ class _Call:
         retryable: bool,
         title: str | None = None,
         status: int | None = None,
-    ) -> _Failure:
+    ) -> ActivityProblem:
         error = WorkflowError.of(
             kind,
             redact(f"{self.agent}, {self.request.method}: {detail}", self.secrets),
@@ -333,7 +316,7 @@ class _Call:
                 detail=error.detail,
                 instance=error.instance,
             )
-        return _Failure(error, retryable)
+        return ActivityProblem(error, retryable=retryable)
 
 
 @contextlib.asynccontextmanager

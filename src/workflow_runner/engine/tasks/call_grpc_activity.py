@@ -59,7 +59,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from workflow_runner.dsl.errors import WorkflowError
-from workflow_runner.engine.activities.errors import activity_failure
+from workflow_runner.engine.activities.errors import ActivityProblem, dsl_failures
 from workflow_runner.engine.secrets import MissingSecretError, redact, redact_value, reveal
 from workflow_runner.engine.tasks.authentication_activity import AuthenticationError, auth_for
 from workflow_runner.engine.tasks.call_grpc import ACTIVITY, GrpcRequest
@@ -77,14 +77,6 @@ RETRYABLE = frozenset(
         grpc.StatusCode.DEADLINE_EXCEEDED,
     }
 )
-
-
-class _Failure(Exception):
-    """A DSL error to raise, with whether a retry could help."""
-
-    def __init__(self, error: WorkflowError, retryable: bool) -> None:
-        self.error = error
-        self.retryable = retryable
 
 
 @dataclass
@@ -115,23 +107,14 @@ class GrpcActivities:
     @activity.defn(name=ACTIVITY)
     async def call_grpc(self, request: GrpcRequest) -> Any:
         where = f"{request.service}/{request.method} at {request.host}:{request.port}"
-        try:
-            return await self._call(request, where)
-        except _Failure as e:
-            raise activity_failure(e.error, retryable=e.retryable) from None
-        except AuthenticationError as e:
-            raise activity_failure(e.error, retryable=e.retryable) from None
-        except MissingSecretError as e:
-            error = WorkflowError.of(
-                "configuration", str(e), title="Secret not set", instance=request.instance
-            )
-            raise activity_failure(error, retryable=False) from None
-        except ApplicationError:
-            raise
-        except Exception as e:
+
+        def otherwise(e: Exception) -> ApplicationError:
             # Whatever failed may quote revealed arguments: only a redacted message leaves.
             message = redact(f"gRPC {where}: {type(e).__name__}: {e}", self.secrets)
-            raise ApplicationError(message, type=type(e).__name__) from None
+            return ApplicationError(message, type=type(e).__name__)
+
+        with dsl_failures(request.instance, otherwise):
+            return await self._call(request, where)
 
     async def _call(self, request: GrpcRequest, where: str) -> Any:
         compiled = await self._load(request)
@@ -153,7 +136,7 @@ class GrpcActivities:
         metadata, secrets = await self._authorization(request)
         try:
             return await self._invoke(request, where, service, method, metadata, secrets)
-        except (_Failure, ApplicationError, AuthenticationError, MissingSecretError):
+        except (ActivityProblem, ApplicationError, AuthenticationError, MissingSecretError):
             raise
         except Exception as e:  # may quote the request: redact the credentials as well
             raise RuntimeError(redact(f"{type(e).__name__}: {e}", secrets)) from None
@@ -206,7 +189,7 @@ class GrpcActivities:
                 title="Invalid gRPC arguments",
                 instance=request.instance,
             )
-            raise _Failure(error, retryable=False) from None
+            raise ActivityProblem(error, retryable=False) from None
         path = f"/{service.full_name}/{method.name}"
         deadline = _deadline_seconds()
         options = [("grpc.max_receive_message_length", self.max_response_bytes)]
@@ -247,7 +230,7 @@ class GrpcActivities:
                 detail=f"gRPC {where} returned {code.name}: {details}",
                 instance=request.instance,
             )
-            raise _Failure(error, retryable=code in RETRYABLE) from None
+            raise ActivityProblem(error, retryable=code in RETRYABLE) from None
 
     # -- the proto ---------------------------------------------------------------
 
@@ -366,14 +349,14 @@ def _proto_file_name(location: str) -> str:
     return name if name.endswith(".proto") and name != ".proto" else "service.proto"
 
 
-def _configuration(request: GrpcRequest, detail: str) -> _Failure:
+def _configuration(request: GrpcRequest, detail: str) -> ActivityProblem:
     error = WorkflowError.of(
         "configuration", detail, title="gRPC call misconfigured", instance=request.instance
     )
-    return _Failure(error, retryable=False)
+    return ActivityProblem(error, retryable=False)
 
 
-def _too_large(request: GrpcRequest, where: str, limit: int) -> _Failure:
+def _too_large(request: GrpcRequest, where: str, limit: int) -> ActivityProblem:
     error = WorkflowError.of(
         "communication",
         f"gRPC {where}: the streamed replies exceed {limit} bytes "
@@ -381,7 +364,7 @@ def _too_large(request: GrpcRequest, where: str, limit: int) -> _Failure:
         title="gRPC response too large",
         instance=request.instance,
     )
-    return _Failure(error, retryable=False)
+    return ActivityProblem(error, retryable=False)
 
 
 def _serialize(message: Message) -> bytes:

@@ -46,7 +46,7 @@ from temporalio.exceptions import ApplicationError
 
 from workflow_runner.dsl.errors import WorkflowError
 from workflow_runner.dsl.expressions import from_json, to_json
-from workflow_runner.engine.activities.errors import activity_failure
+from workflow_runner.engine.activities.errors import activity_failure, dsl_failures
 from workflow_runner.engine.activities.heartbeat import beat, heartbeating
 from workflow_runner.engine.limits import trim_memory_soon
 from workflow_runner.engine.secrets import (
@@ -111,7 +111,13 @@ class HttpActivities:
 
     @activity.defn(name=ACTIVITY)
     async def call_http(self, request: HttpRequest) -> Any:
-        try:
+        def otherwise(e: Exception) -> ApplicationError:
+            # Whatever failed may quote the revealed request (a URL, a header):
+            # only a redacted message, without the original as cause, leaves.
+            message = redact(f"{request.method.upper()} {request.uri}: {e}", self.secrets)
+            return ApplicationError(message, type=type(e).__name__)
+
+        with dsl_failures(request.instance, otherwise):
             async with heartbeating():
                 result = await self._call(request)
             if result is None:
@@ -121,20 +127,6 @@ class HttpActivities:
             if len(data) >= _LARGE_RESULT_BYTES:
                 trim_memory_soon()
             return RawValue(Payload(metadata={"encoding": b"json/plain"}, data=data))
-        except ApplicationError:
-            raise
-        except AuthenticationError as e:
-            raise activity_failure(e.error, retryable=e.retryable) from None
-        except MissingSecretError as e:
-            error = WorkflowError.of(
-                "configuration", str(e), title="Secret not set", instance=request.instance
-            )
-            raise activity_failure(error, retryable=False) from None
-        except Exception as e:
-            # Whatever failed may quote the revealed request (a URL, a header):
-            # only a redacted message, without the original as cause, leaves.
-            message = redact(f"{request.method.upper()} {request.uri}: {e}", self.secrets)
-            raise ApplicationError(message, type=type(e).__name__) from None
 
     async def _call(self, request: HttpRequest) -> Any:
         """Authenticate (endpoint.authentication), then send; redact its credentials too.

@@ -53,19 +53,17 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from workflow_runner.dsl.errors import WorkflowError
-from workflow_runner.engine.activities.errors import activity_failure
-from workflow_runner.engine.secrets import MissingSecretError, redact, redact_value, reveal
+from workflow_runner.engine.activities.errors import (
+    ActivityProblem,
+    activity_failure,
+    dsl_failures,
+)
+from workflow_runner.engine.secrets import redact, redact_value, reveal
 from workflow_runner.engine.tasks.call_mcp import ACTIVITY, McpRequest
 from workflow_runner.engine.tasks.run_process_activity import child_environment
 
 DEFAULT_LIMIT = timedelta(minutes=10)
 _STDERR_TAIL = 1000
-
-
-class _Failure(Exception):
-    def __init__(self, error: WorkflowError, retryable: bool) -> None:
-        self.error = error
-        self.retryable = retryable
 
 
 class McpActivities:
@@ -75,32 +73,24 @@ class McpActivities:
     @activity.defn(name=ACTIVITY)
     async def call_mcp(self, request: McpRequest) -> Any:
         with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as stderr:
-            try:
-                return await self._call(request, stderr)
-            except _Failure as e:
-                raise activity_failure(e.error, retryable=e.retryable) from None
-            except MissingSecretError as e:
-                error = WorkflowError.of(
-                    "configuration", str(e), title="Secret not set", instance=request.instance
-                )
-                raise activity_failure(error, retryable=False) from None
-            except ApplicationError:
-                raise
-            except TimeoutError:
-                # The author's bound (or the activity's): retrying would multiply it.
-                detail = f"MCP {request.method} on {request.server} did not finish in time"
-                raise self._failure(request, detail, stderr, "MCP call timed out", False) from None
-            except Exception as e:
+
+            def otherwise(e: Exception) -> ApplicationError:
+                if isinstance(e, TimeoutError):
+                    # The author's bound (or the activity's): retrying would multiply it.
+                    detail = f"MCP {request.method} on {request.server} did not finish in time"
+                    return self._failure(request, detail, stderr, "MCP call timed out", False)
                 if _leaf(e, FileNotFoundError) is not None:  # no such command: cannot improve
                     detail = f"MCP {request.server} cannot be started: {_describe(e)}"
-                    raise self._failure(request, detail, stderr, "MCP call failed", False) from None
-                failure = _leaf(e, _Failure)
-                if isinstance(failure, _Failure):  # raised inside the SDK's task groups
-                    raise activity_failure(failure.error, retryable=failure.retryable) from None
+                    return self._failure(request, detail, stderr, "MCP call failed", False)
+                failure = _leaf(e, ActivityProblem)
+                if isinstance(failure, ActivityProblem):  # raised inside the SDK's task groups
+                    return activity_failure(failure.error, retryable=failure.retryable)
                 # Connecting or starting failed (or the server died): the next attempt may not.
-                cause = _describe(e)
-                detail = f"MCP {request.method} on {request.server} failed: {cause}"
-                raise self._failure(request, detail, stderr, "MCP call failed", True) from None
+                detail = f"MCP {request.method} on {request.server} failed: {_describe(e)}"
+                return self._failure(request, detail, stderr, "MCP call failed", True)
+
+            with dsl_failures(request.instance, otherwise):
+                return await self._call(request, stderr)
 
     async def _call(self, request: McpRequest, stderr: IO[str]) -> Any:
         version = request.protocol_version
@@ -115,7 +105,7 @@ class McpActivities:
                 f"MCP protocolVersion {version!r} is not one this worker speaks ({known})",
                 instance=request.instance,
             )
-            raise _Failure(error, retryable=False)
+            raise ActivityProblem(error, retryable=False)
         scope = request.secret_scope
         parameters = reveal(request.parameters, self.secrets, scope)
         limit = _limit_seconds(request.timeout_seconds)
@@ -145,7 +135,7 @@ class McpActivities:
                         title="MCP error",
                         instance=request.instance,
                     )
-                    raise _Failure(error, retryable=False) from None
+                    raise ActivityProblem(error, retryable=False) from None
         output = result.model_dump(mode="json", by_alias=True, exclude_none=True)
         if request.method == "tools/call" and output.get("isError"):
             text = " ".join(
@@ -161,7 +151,7 @@ class McpActivities:
                 title="MCP tool failed",
                 instance=request.instance,
             )
-            raise _Failure(error, retryable=False)
+            raise ActivityProblem(error, retryable=False)
         return redact_value(output, self.secrets)
 
     @contextlib.asynccontextmanager

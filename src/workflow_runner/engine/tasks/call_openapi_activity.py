@@ -60,9 +60,9 @@ from temporalio.exceptions import ApplicationError
 
 from workflow_runner.dsl.errors import DefinitionError, WorkflowError
 from workflow_runner.dsl.loader import load_yaml
-from workflow_runner.engine.activities.errors import activity_failure
-from workflow_runner.engine.secrets import MissingSecretError, redact
-from workflow_runner.engine.tasks.authentication_activity import AuthenticationError, auth_for
+from workflow_runner.engine.activities.errors import activity_failure, dsl_failures
+from workflow_runner.engine.secrets import redact
+from workflow_runner.engine.tasks.authentication_activity import auth_for
 from workflow_runner.engine.tasks.call_openapi import ACTIVITY, BoundRequest, OpenApiRequest
 
 CACHED_DOCUMENTS = 32
@@ -110,7 +110,19 @@ class OpenApiActivities:
     async def openapi_request(self, request: OpenApiRequest) -> BoundRequest:
         where = f"operation {request.operation_id!r} of {request.document}"
         secrets = self.secrets
-        try:
+
+        def otherwise(e: Exception) -> ApplicationError:
+            if isinstance(e, OpenApiProblem):
+                title, kind, retryable = "OpenAPI call", "configuration", False
+            elif isinstance(e, DocumentUnavailable):
+                title, kind, retryable = "OpenAPI document unavailable", "communication", True
+            else:
+                raise e
+            message = redact(f"{where}: {e}", secrets)
+            error = WorkflowError.of(kind, message, title=title, instance=request.instance)
+            return activity_failure(error, retryable=retryable)
+
+        with dsl_failures(request.instance, otherwise):
             auth: httpx.Auth | None = None
             identity = ""
             if request.authentication is not None:
@@ -125,31 +137,6 @@ class OpenApiActivities:
                 auth, identity = authorization.auth, _identity(authorization.sensitive)
             document = await self.document(request.document, auth, identity)
             return bind(document, request.document, request.operation_id, request.parameters)
-        except AuthenticationError as e:
-            raise activity_failure(e.error, retryable=e.retryable) from None
-        except MissingSecretError as e:
-            error = WorkflowError.of(
-                "configuration", str(e), title="Secret not set", instance=request.instance
-            )
-            raise activity_failure(error, retryable=False) from None
-        except OpenApiProblem as e:
-            error = WorkflowError.of(
-                "configuration",
-                redact(f"{where}: {e}", secrets),
-                title="OpenAPI call",
-                instance=request.instance,
-            )
-            raise activity_failure(error, retryable=False) from None
-        except DocumentUnavailable as e:
-            error = WorkflowError.of(
-                "communication",
-                redact(f"{where}: {e}", secrets),
-                title="OpenAPI document unavailable",
-                instance=request.instance,
-            )
-            raise activity_failure(error, retryable=True) from None
-        except ApplicationError:
-            raise
 
     async def document(
         self, uri: str, auth: httpx.Auth | None = None, identity: str = ""

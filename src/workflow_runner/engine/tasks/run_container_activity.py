@@ -21,8 +21,8 @@ from typing import Any
 from temporalio import activity
 
 from workflow_runner.dsl.errors import WorkflowError
-from workflow_runner.engine.activities.errors import activity_failure
-from workflow_runner.engine.secrets import MissingSecretError, redact, reveal
+from workflow_runner.engine.activities.errors import ActivityProblem, activity_failure, dsl_failures
+from workflow_runner.engine.secrets import redact, reveal
 from workflow_runner.engine.tasks.run_container import ACTIVITY, ContainerRequest
 from workflow_runner.engine.tasks.run_process_activity import (
     child_environment,
@@ -39,8 +39,12 @@ PULL = {"ifNotPresent": "missing", "always": "always", "never": "never"}
 PROBE_SECONDS = 15.0
 
 
-class ContainerEngineMissing(Exception):
+def engine_missing(message: str, instance: str) -> ActivityProblem:
     """No usable engine: the message says which one was looked for and what failed."""
+    error = WorkflowError.of(
+        "configuration", message, title="No container engine", instance=instance
+    )
+    return ActivityProblem(error, retryable=False)
 
 
 class ContainerActivities:
@@ -51,21 +55,10 @@ class ContainerActivities:
 
     @activity.defn(name=ACTIVITY)
     async def run_container(self, request: ContainerRequest) -> Any:
-        try:
-            engine = await self._engine()
-            return await self._run(engine, request)
-        except ContainerEngineMissing as e:
-            error = WorkflowError.of(
-                "configuration", str(e), title="No container engine", instance=request.instance
-            )
-            raise activity_failure(error, retryable=False) from None
-        except MissingSecretError as e:
-            error = WorkflowError.of(
-                "configuration", str(e), title="Secret not set", instance=request.instance
-            )
-            raise activity_failure(error, retryable=False) from None
+        with dsl_failures(request.instance):
+            return await self._run(await self._engine(request.instance), request)
 
-    async def _engine(self) -> str:
+    async def _engine(self, instance: str) -> str:
         """The engine's path, after it answered ``info`` once (a CLI without its daemon
         would otherwise fail every run with the engine's own, less helpful, message)."""
         if self._checked is not None:
@@ -74,14 +67,15 @@ class ContainerActivities:
         found = [(name, shutil.which(name)) for name in wanted]
         present = [(name, path) for name, path in found if path]
         if not present:
-            raise ContainerEngineMissing(
+            raise engine_missing(
                 "run: container needs a container engine, and "
                 + (
                     f"CONTAINER_ENGINE={self.engine!r} is not an executable on the worker's PATH"
                     if self.engine
                     else "neither podman nor docker is on the worker's PATH"
                 )
-                + "; install one or set CONTAINER_ENGINE"
+                + "; install one or set CONTAINER_ENGINE",
+                instance,
             )
         name, path = present[0]
         assert path is not None
@@ -98,15 +92,17 @@ class ContainerActivities:
         except TimeoutError:
             proc.kill()
             await proc.wait()
-            raise ContainerEngineMissing(
+            raise engine_missing(
                 f"run: container needs a container engine: {name} ({path}) did not answer "
-                f"'{name} info' within {PROBE_SECONDS:.0f} s"
+                f"'{name} info' within {PROBE_SECONDS:.0f} s",
+                instance,
             ) from None
         if proc.returncode != 0:
             reason = tail(err.decode(errors="replace"), 300) or f"exit code {proc.returncode}"
-            raise ContainerEngineMissing(
+            raise engine_missing(
                 f"run: container needs a container engine: {name} is on the PATH ({path}) "
-                f"but not usable: {reason}"
+                f"but not usable: {reason}",
+                instance,
             )
         self._checked = path
         return path

@@ -30,9 +30,9 @@ from typing import Any
 from temporalio import activity
 
 from workflow_runner.dsl.errors import WorkflowError
-from workflow_runner.engine.activities.errors import activity_failure
+from workflow_runner.engine.activities.errors import activity_failure, dsl_failures
 from workflow_runner.engine.activities.heartbeat import heartbeating
-from workflow_runner.engine.secrets import MissingSecretError, redact, reveal
+from workflow_runner.engine.secrets import redact, reveal
 from workflow_runner.engine.tasks.run_process import ACTIVITY, ProcessRequest
 
 # Passed on from the worker's environment; everything else is withheld. Not
@@ -61,13 +61,8 @@ class ProcessActivities:
 
     @activity.defn(name=ACTIVITY)
     async def run_process(self, request: ProcessRequest) -> Any:
-        try:
+        with dsl_failures(request.instance):
             return await self._run(request)
-        except MissingSecretError as e:
-            error = WorkflowError.of(
-                "configuration", str(e), title="Secret not set", instance=request.instance
-            )
-            raise activity_failure(error, retryable=False) from None
 
     async def _run(self, request: ProcessRequest) -> Any:
         scope = request.secret_scope
