@@ -15,7 +15,7 @@ import asyncio
 import contextvars
 import hashlib
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, cast
@@ -25,6 +25,8 @@ from workflow_runner.dsl.expressions import (
     ZIGFLOW_FUNCTIONS_ARG,
     evaluate_field,
     evaluate_value,
+    field_body,
+    template_body,
     truthy,
     uses_uuid,
 )
@@ -212,10 +214,10 @@ class Interpreter:
             self.io.annotate(await self.eval_value(spec, value, args, where), where)
         try:
             if task.timeout is None:  # (no _with_timeout coroutine per task)
-                output, flow = await self._execute(task, value, args)
+                output, flow = await self._execution(task, value, args)
             else:
                 output, flow = await self._with_timeout(
-                    self._execute(task, value, args), task.timeout, pointer
+                    self._execution(task, value, args), task.timeout, pointer
                 )
         except WorkflowError as error:
             if error.instance is None:
@@ -252,6 +254,15 @@ class Interpreter:
         return output, flow
 
     # -- use.extensions (dsl/extensions.py) ------------------------------------
+
+    def _execution(
+        self, task: Task, value: Any, args: dict[str, Any]
+    ) -> Coroutine[Any, Any, Outcome]:
+        """The task's run: its own ``execute`` when no extension may apply (one coroutine
+        less per task), else :meth:`_execute`."""
+        if not self.workflow.extensions or _IN_EXTENSION.get():
+            return task.execute(self, value, args)
+        return self._execute(task, value, args)
 
     async def _execute(self, task: Task, value: Any, args: dict[str, Any]) -> Outcome:
         """The task, with the extensions that apply to it run around it."""
@@ -428,18 +439,36 @@ class Interpreter:
                 merged[key] = value
         return merged
 
+    # One string (the common case: a set, an if, an output.as) goes straight to its one
+    # evaluation, without evaluate_field/evaluate_value's coroutines; the result is the same.
+
     async def eval_field(self, expr: Any, value: Any, args: dict[str, Any], where: str) -> Any:
         """A task's own expression: ``.`` is what the dialect says (engine/dialects.py)."""
         dot = self.policy.dot(value, self.data)
+        if _isinstance(expr, str):
+            return await self._one(field_body(expr), dot, self._arguments(args), where)
         return await evaluate_field(expr, dot, self._arguments(args), self._evaluate, where)
 
     async def eval_value(self, expr: Any, value: Any, args: dict[str, Any], where: str) -> Any:
         dot = self.policy.dot(value, self.data)
+        if _isinstance(expr, str):
+            body = template_body(expr)
+            if body is None:
+                return expr
+            return await self._one(body, dot, self._arguments(args), where)
         return await evaluate_value(expr, dot, self._arguments(args), self._evaluate, where)
 
     async def _eval_own(self, expr: Any, value: Any, args: dict[str, Any], where: str) -> Any:
         """``input.from``, ``output.as``, ``export.as``: ``.`` is ``value`` in every dialect."""
+        if _isinstance(expr, str):
+            return await self._one(field_body(expr), value, self._arguments(args), where)
         return await evaluate_field(expr, value, self._arguments(args), self._evaluate, where)
+
+    def _one(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Awaitable[Any]:
+        """:meth:`_evaluate`, or the evaluation itself when no uuid is to be made."""
+        if ZIGFLOW_FUNCTIONS_ARG in args and uses_uuid(body):
+            return self._evaluate(body, data, args, where)
+        return self.io.evaluate(body, data, args, where)
 
     async def _evaluate(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Any:
         """One jq body; in the Zigflow dialect a body calling ``uuid`` gets a fresh one.
