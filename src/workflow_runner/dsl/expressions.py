@@ -143,6 +143,11 @@ def _wanted(body: str) -> tuple[str, ...]:
     return (*sorted(referenced_names(body)), ZIGFLOW_FUNCTIONS_ARG)
 
 
+def wanted_names(body: str) -> tuple[str, ...]:
+    """The names :func:`select_args` keeps for ``body``, in its order (cached)."""
+    return _wanted(body)
+
+
 def select_args(body: str, args: Mapping[str, Any]) -> dict[str, Any]:
     """The arguments ``body`` mentions (and Zigflow's functions): looked up by the few
     names it mentions rather than filtering every argument of the task."""
