@@ -174,6 +174,30 @@ class TaskType:
         return self.reader(reader, node)
 
 
+def read_with(
+    reader: DefinitionReader,
+    node: TaskNode,
+    kind: str,
+    properties: frozenset[str],
+    required: Sequence[str] = (),
+) -> JsonObject | None:
+    """A call task's ``with`` block, its unknown and missing properties reported;
+    ``None`` when it is not a mapping or lacks a required property."""
+    spec = node.raw.get("with")
+    at = node.at("with")
+    if not isinstance(spec, dict):
+        reader.problem(node.pointer, f"call: {kind} needs 'with: {{{', '.join(required)}}}'")
+        return None
+    for key in spec:
+        if key not in properties:
+            reader.problem(f"{at}/{key}", f"unknown {kind} property {key!r}")
+    missing = [key for key in required if key not in spec]
+    if missing:
+        reader.problem(at, f"call: {kind} needs {' and '.join(map(repr, missing))}")
+        return None
+    return spec
+
+
 def scope_of(args: Bindings) -> JsonObject:
     """Loop and error variables an inner list inherits (not the per-task arguments)."""
     return {k: v for k, v in args.items() if k not in ("input", "output", "task")}

@@ -46,6 +46,7 @@ from workflow_runner.engine.tasks.base import (
     Execution,
     Outcome,
     Task,
+    read_with,
 )
 
 if TYPE_CHECKING:  # the worker's settings; reading a definition needs none
@@ -138,14 +139,10 @@ def _uri(endpoint: Any) -> str:
 
 
 def read(reader: DefinitionReader, node: TaskNode) -> CallA2aTask | None:
-    spec = node.raw.get("with")
     at = node.at("with")
-    if not isinstance(spec, dict):
-        reader.problem(node.pointer, "call: a2a needs 'with: {method, agentCard or server}'")
+    spec = read_with(reader, node, "a2a", WITH_PROPERTIES)
+    if spec is None:
         return None
-    for key in spec:
-        if key not in WITH_PROPERTIES:
-            reader.problem(f"{at}/{key}", f"unknown a2a property {key!r}")
     method = spec.get("method")
     if "method" not in spec:
         reader.problem(at, f"call: a2a needs 'method': one of {', '.join(METHODS)}")

@@ -45,6 +45,7 @@ from workflow_runner.engine.tasks.base import (
     Execution,
     Outcome,
     Task,
+    read_with,
 )
 
 if TYPE_CHECKING:  # the worker's settings; reading a definition needs none
@@ -106,17 +107,9 @@ class CallGrpcTask(Task):
 
 
 def read(reader: DefinitionReader, node: TaskNode) -> CallGrpcTask | None:
-    spec = node.raw.get("with")
     at = node.at("with")
-    if not isinstance(spec, dict):
-        reader.problem(node.pointer, "call: grpc needs 'with: {proto, service, method}'")
-        return None
-    for key in spec:
-        if key not in WITH_PROPERTIES:
-            reader.problem(f"{at}/{key}", f"unknown grpc property {key!r}")
-    missing = [key for key in ("proto", "service", "method") if key not in spec]
-    if missing:
-        reader.problem(at, f"call: grpc needs {', '.join(map(repr, missing))}")
+    spec = read_with(reader, node, "grpc", WITH_PROPERTIES, ("proto", "service", "method"))
+    if spec is None:
         return None
     proto = _proto_location(reader, f"{at}/proto", spec["proto"])
     service = spec["service"]

@@ -30,6 +30,7 @@ from workflow_runner.engine.tasks.base import (
     Execution,
     Outcome,
     Task,
+    read_with,
 )
 
 if TYPE_CHECKING:  # the worker's settings; reading a definition needs none
@@ -96,16 +97,10 @@ class CallHttpTask(Task):
 
 
 def read(reader: DefinitionReader, node: TaskNode) -> CallHttpTask | None:
-    spec = node.raw.get("with")
     with_pointer = node.at("with")
-    if not isinstance(spec, dict):
-        reader.problem(node.pointer, "call: http needs 'with: {method, endpoint}'")
+    spec = read_with(reader, node, "http", WITH_PROPERTIES, ("method", "endpoint"))
+    if spec is None:
         return None
-    for key in spec:
-        if key not in WITH_PROPERTIES:
-            reader.problem(f"{with_pointer}/{key}", f"unknown http property {key!r}")
-    if "method" not in spec or "endpoint" not in spec:
-        reader.problem(with_pointer, "call: http needs 'method' and 'endpoint'")
     endpoint = spec.get("endpoint")
     policy = None
     if isinstance(endpoint, dict):

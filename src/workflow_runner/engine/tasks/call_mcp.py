@@ -22,6 +22,7 @@ from workflow_runner.engine.tasks.base import (
     Execution,
     Outcome,
     Task,
+    read_with,
 )
 
 if TYPE_CHECKING:  # the worker's settings; reading a definition needs none
@@ -105,14 +106,10 @@ class CallMcpTask(Task):
 
 
 def read(reader: DefinitionReader, node: TaskNode) -> CallMcpTask | None:
-    spec = node.raw.get("with")
     at = node.at("with")
-    if not isinstance(spec, dict):
-        reader.problem(node.pointer, "call: mcp needs 'with: {method, transport}'")
+    spec = read_with(reader, node, "mcp", WITH_PROPERTIES)
+    if spec is None:
         return None
-    for key in spec:
-        if key not in WITH_PROPERTIES:
-            reader.problem(f"{at}/{key}", f"unknown mcp property {key!r}")
     method = spec.get("method")
     if method not in METHODS:
         reader.problem(f"{at}/method", f"method must be one of {', '.join(METHODS)}")

@@ -51,6 +51,7 @@ from workflow_runner.engine.tasks.base import (
     Execution,
     Outcome,
     Task,
+    read_with,
 )
 from workflow_runner.engine.tasks.call_http import HttpRequest
 
@@ -151,17 +152,9 @@ class CallOpenApiTask(Task):
 
 
 def read(reader: DefinitionReader, node: TaskNode) -> CallOpenApiTask | None:
-    spec = node.raw.get("with")
     at = node.at("with")
-    if not isinstance(spec, dict):
-        reader.problem(node.pointer, "call: openapi needs 'with: {document, operationId}'")
-        return None
-    for key in spec:
-        if key not in WITH_PROPERTIES:
-            reader.problem(f"{at}/{key}", f"unknown openapi property {key!r}")
-    missing = [key for key in ("document", "operationId") if key not in spec]
-    if missing:
-        reader.problem(at, f"call: openapi needs {', '.join(map(repr, missing))}")
+    spec = read_with(reader, node, "openapi", WITH_PROPERTIES, ("document", "operationId"))
+    if spec is None:
         return None
     document, reading = _document_location(reader, f"{at}/document", spec["document"], node.scope)
     operation = spec["operationId"]
