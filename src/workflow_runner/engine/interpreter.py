@@ -29,6 +29,7 @@ from workflow_runner.dsl.expressions import (
     template_body,
     truthy,
     uses_uuid,
+    wanted_names,
 )
 from workflow_runner.dsl.extensions import Extension
 from workflow_runner.dsl.metadata import ANNOTATIONS
@@ -439,6 +440,33 @@ class Interpreter:
                 merged[key] = value
         return merged
 
+    def _selected(self, body: str, args: dict[str, Any]) -> dict[str, Any]:
+        """``select_args(body, self._arguments(args))``, looking up only the few names
+        ``body`` mentions instead of building every argument (one expression at a time)."""
+        selected: dict[str, Any] = {}
+        for name in wanted_names(body):
+            if name in args and name not in _PER_TASK:
+                selected[name] = args[name]
+            elif name in _PER_TASK:
+                selected[name] = args.get(name)
+            elif name == "context":
+                selected[name] = self.context
+            elif name == "workflow":
+                selected[name] = self.workflow_info
+            elif name == "data":
+                selected[name] = self.data
+            elif name == "runtime":
+                selected[name] = RUNTIME
+            elif name == "secrets":
+                selected[name] = self.secrets
+            elif name == "env":
+                selected[name] = self.env
+            elif name == "authorization":
+                selected[name] = None
+            elif name == ZIGFLOW_FUNCTIONS_ARG and self.workflow.dialect != "spec":
+                selected[name] = {"uuid": None}
+        return selected
+
     # One string (the common case: a set, an if, an output.as) goes straight to its one
     # evaluation, without evaluate_field/evaluate_value's coroutines; the result is the same.
 
@@ -446,7 +474,8 @@ class Interpreter:
         """A task's own expression: ``.`` is what the dialect says (engine/dialects.py)."""
         dot = self.policy.dot(value, self.data)
         if _isinstance(expr, str):
-            return await self._one(field_body(expr), dot, self._arguments(args), where)
+            body = field_body(expr)
+            return await self._one(body, dot, self._selected(body, args), where)
         return await evaluate_field(expr, dot, self._arguments(args), self._evaluate, where)
 
     async def eval_value(self, expr: Any, value: Any, args: dict[str, Any], where: str) -> Any:
@@ -455,13 +484,14 @@ class Interpreter:
             body = template_body(expr)
             if body is None:
                 return expr
-            return await self._one(body, dot, self._arguments(args), where)
+            return await self._one(body, dot, self._selected(body, args), where)
         return await evaluate_value(expr, dot, self._arguments(args), self._evaluate, where)
 
     async def _eval_own(self, expr: Any, value: Any, args: dict[str, Any], where: str) -> Any:
         """``input.from``, ``output.as``, ``export.as``: ``.`` is ``value`` in every dialect."""
         if _isinstance(expr, str):
-            return await self._one(field_body(expr), value, self._arguments(args), where)
+            body = field_body(expr)
+            return await self._one(body, value, self._selected(body, args), where)
         return await evaluate_field(expr, value, self._arguments(args), self._evaluate, where)
 
     def _one(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Awaitable[Any]:

@@ -1,0 +1,104 @@
+"""The interpreter's cheaper paths give what the general ones gave (bench/interpreter_micro.py
+measures what they save): the few arguments one expression needs, ``$data`` unbound after a
+loop iteration, a served definition's model, progress notes as the query shows them."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+import workflow_runner.engine.workflow as workflow_module
+from tests.engine.fake_io import FakeIO
+from tests.harness import workflow
+from workflow_runner.dsl.expressions import select_args
+from workflow_runner.engine.definition import model_of, parse_definition
+from workflow_runner.engine.interpreter import Interpreter
+from workflow_runner.engine.workflow import DslWorkflow, _served_model
+
+BODIES = [
+    ".",
+    "$context",
+    "$input + $output",
+    "$task.name",
+    "$item + $index",
+    "$data.x",
+    "$workflow.id, $runtime.name, $secrets, $env, $authorization",
+    "$error",
+    "$nothing",
+    "uuid",
+    "$context.a + $item",
+]
+SCOPES: list[dict[str, Any]] = [
+    {"input": 1, "output": 2, "task": {"name": "t"}},
+    {"input": 1, "task": {"name": "t"}, "item": 3, "index": 0},
+    {"input": None, "output": None, "task": None, "context": "a loop variable named context"},
+    {"input": 1, "output": 2, "task": {}, "authorization": {"scheme": "Bearer"}, "error": {}},
+]
+
+
+def interpreter(dialect: str) -> Interpreter:
+    extra = "" if dialect == "spec" else "  taskQueue: q\n  workflowType: t\n"
+    text = workflow("- a: {set: {x: 1}}", extra)
+    model = parse_definition(text, "costs.yaml", dialect=dialect).model
+    return Interpreter(
+        workflow=model,
+        io=FakeIO(),
+        workflow_info={"id": "w", "runId": "r", "definition": {}, "startedAt": {}},
+        secrets={"s": "token"},
+        env={"E": "1"},
+        context={"a": 1},
+        data={"x": 2},
+    )
+
+
+@pytest.mark.parametrize("dialect", ["spec", "zigflow"])
+def test_one_expression_gets_the_arguments_the_full_set_would_give_it(dialect: str) -> None:
+    run = interpreter(dialect)
+    assert run.workflow.dialect == dialect
+    for body, scope in itertools.product(BODIES, SCOPES):
+        expected = select_args(body, run._arguments(scope))
+        got = run._selected(body, scope)
+        assert got == expected and list(got) == list(expected), (body, scope)
+
+
+def test_unbinding_loop_variables_restores_data_as_before_in_the_same_key_order() -> None:
+    run = interpreter("spec")
+    run.data = {"a": 1, "item": "outer", "b": 2}
+    unbind = run.bind_data({"item": "inner", "index": 0})
+    assert run.data == {"a": 1, "item": "inner", "b": 2, "index": 0}
+    run.remember({"c": 3})
+    unbind()
+    assert list(run.data.items()) == [("a", 1), ("b", 2), ("c", 3), ("item", "outer")]
+
+
+def test_a_served_definition_is_read_into_its_model_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = parse_definition(workflow("- a: {set: {x: 1}}"), "served.yaml").data
+    calls: list[object] = []
+    real = model_of
+
+    def counting(definition: dict[str, Any]) -> Any:
+        calls.append(definition)
+        return real(definition)
+
+    monkeypatch.setattr(workflow_module, "model_of", counting)
+    first = _served_model(data)
+    assert _served_model(data) is first
+    assert len(calls) == 1
+    assert _served_model(dict(data)) is first  # an equal copy: found by content, once more
+    assert len(calls) == 2
+
+
+class Clock:
+    def time(self) -> float:
+        return 12.5
+
+
+def test_progress_notes_are_queried_as_numbered_dicts() -> None:
+    run = DslWorkflow()
+    run._loop = Clock()  # type: ignore[assignment]
+    run.progress_note("/do/0/a", "started")
+    run.progress_note("/do/0/a", "completed")
+    assert run.progress(1) == [{"task": "/do/0/a", "status": "completed", "at": 12.5, "seq": 1}]
+    assert [note["status"] for note in run.progress()] == ["started", "completed"]
