@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import socketserver
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlparse
 
 
@@ -30,8 +31,8 @@ def big_catalog(size_bytes: int) -> dict[str, Any]:
     return {"products": products}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: LocalHTTPServer
+class QuietHandler(BaseHTTPRequestHandler):
+    """A handler that logs nothing and answers bytes or JSON: what every test server needs."""
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
@@ -51,8 +52,28 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _json(self, value: Any, status: int = 200) -> None:
-        self._send(status, json.dumps(value).encode())
+    def _json(self, value: Any, status: int = 200, headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(value).encode(), headers=headers)
+
+
+S = TypeVar("S", bound=socketserver.BaseServer)
+
+
+@contextmanager
+def in_background(server: S) -> Iterator[S]:
+    """Serve from a daemon thread; shut down, close and join when the block ends."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+class _Handler(QuietHandler):
+    server: LocalHTTPServer
 
     def do_GET(self) -> None:
         self._route("GET", b"")
@@ -143,11 +164,5 @@ class LocalHTTPServer(ThreadingHTTPServer):
 
 @contextmanager
 def serving() -> Iterator[LocalHTTPServer]:
-    server = LocalHTTPServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with in_background(LocalHTTPServer()) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()

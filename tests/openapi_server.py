@@ -11,14 +11,15 @@ bound (path, repeated query, headers, cookies, JSON and form bodies).
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import yaml
+
+from tests.httpserver import QuietHandler, in_background
 
 PETS = [
     {"id": 1, "name": "Rex", "status": "available", "category": "dog"},
@@ -158,21 +159,8 @@ def swagger2(host: str) -> dict[str, Any]:
     }
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     server: OpenApiServer
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
-
-    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, value: Any, status: int = 200) -> None:
-        self._send(status, json.dumps(value).encode())
 
     def do_GET(self) -> None:
         self._route("GET", b"")
@@ -266,12 +254,5 @@ class OpenApiServer(ThreadingHTTPServer):
 
 @contextmanager
 def serving() -> Iterator[OpenApiServer]:
-    server = OpenApiServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with in_background(OpenApiServer()) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

@@ -10,13 +10,13 @@ accepts exactly those credentials.
 from __future__ import annotations
 
 import base64
-import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tests.httpserver import QuietHandler, in_background
 
 PETS = {
     1: {"id": 1, "name": "Rex", "status": "available", "photoUrls": []},
@@ -77,19 +77,8 @@ def swagger(host: str) -> dict[str, Any]:
     }
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     server: StandIns
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _json(self, value: Any, status: int = 200) -> None:
-        body = json.dumps(value).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def do_GET(self) -> None:
         url = urlparse(self.path)
@@ -128,11 +117,5 @@ class StandIns(ThreadingHTTPServer):
 
 @contextmanager
 def stand_ins() -> Iterator[StandIns]:
-    server = StandIns(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with in_background(StandIns(("127.0.0.1", 0), _Handler)) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
