@@ -12,7 +12,6 @@ import asyncio
 import time
 from typing import Any
 
-import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
@@ -56,7 +55,7 @@ BIG_LOOP = """  - count:
 """
 
 
-@pytest.mark.faults  # about 55 s on a quiet machine
+# about 25-55 s: in make test, as issue #14 asks (the chain of 3+ runs is the point)
 async def test_a_for_loop_over_100000_items_continues_as_new_and_ends_with_the_right_output(
     harness: Harness,
 ) -> None:
