@@ -171,3 +171,20 @@ def test_convert_cli_refuses_an_unknown_target_and_a_missing_file() -> None:
     missing = cli("/no/such/file.yaml", "--to", "spec")
     assert missing.returncode == 2 and "/no/such/file.yaml" in missing.stderr
     assert "Traceback" not in bad.stderr + missing.stderr
+
+
+def test_convert_to_zigflow_reads_a_spec_data_key_that_names_no_task_from_the_input() -> None:
+    text = """document: {dsl: 1.0.0, namespace: golden, name: w, version: 0.0.1}
+do:
+  - check:
+      switch:
+        - ok:
+            when: ${ $data.valid == true }
+            then: fetch
+  - fetch:
+      set:
+        a: ${ $data.fetch }
+"""
+    result = convert(text, "w.yaml", "zigflow")
+    assert "${ $input.valid == true }" in result.text  # the spec's $data is the input's keys
+    assert "${ $data.fetch }" in result.text  # a task name: Zigflow's per-task result

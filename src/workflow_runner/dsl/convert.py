@@ -281,6 +281,14 @@ class _Converter:
         self.rename_document((("namespace", "taskQueue"), ("name", "workflowType")))
         refs = [p for p, s in _expressions(self.data) if "$workflow.input" in s]
         self.sub_lines(refs, re.compile(r"\$workflow\.input\b"), "$input")
+        # The spec dialect's $data starts as the workflow input's keys; Zigflow's holds
+        # task results only: $data.<key> naming no task is the input's key, $input.<key>.
+        tasks = {name for _, name, _ in _tasks(self.data)}
+        for pointer, text in _expressions(self.data):
+            keys = {m.group(1) for m in _DATA_REF.finditer(text)} - tasks
+            for key in sorted(keys):
+                pattern = re.compile(rf"\$data\.{re.escape(key)}\b")
+                self.sub_lines([pointer], pattern, f"$input.{key}")
         self.catch_as_to_zigflow()
         for pointer, _, body in _tasks(self.data):
             self.task_semantics(pointer, body, zigflow_source=False)
