@@ -8,6 +8,7 @@ import itertools
 from typing import Any
 
 import pytest
+from temporalio.converter import DataConverter
 
 import workflow_runner.engine.workflow as workflow_module
 from tests.engine.fake_io import FakeIO
@@ -15,7 +16,10 @@ from tests.harness import workflow
 from workflow_runner.dsl.expressions import select_args
 from workflow_runner.engine.definition import model_of, parse_definition
 from workflow_runner.engine.interpreter import Interpreter
-from workflow_runner.engine.workflow import DslWorkflow, _served_model
+from workflow_runner.engine.secrets import SecretScope
+from workflow_runner.engine.tasks.call_http import HttpRequest
+from workflow_runner.engine.tasks.call_openapi import OpenApiRequest
+from workflow_runner.engine.workflow import DslWorkflow, _served_model, _served_options
 
 BODIES = [
     ".",
@@ -102,3 +106,30 @@ def test_progress_notes_are_queried_as_numbered_dicts() -> None:
     run.progress_note("/do/0/a", "completed")
     assert run.progress(1) == [{"task": "/do/0/a", "status": "completed", "at": 12.5, "seq": 1}]
     assert [note["status"] for note in run.progress()] == ["started", "completed"]
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        HttpRequest(
+            method="get",
+            uri="http://127.0.0.1/x",
+            headers={"b": "2", "a": "1"},
+            body={"nested": [1, {"k": None}]},
+            secret_scope=SecretScope("nonce", ["token"]),
+            authentication={"scheme": "bearer", "token": "⟦secret:token:nonce⟧"},
+        ),
+        OpenApiRequest(document="/x.yaml", operation_id="op", secret_scope=SecretScope()),
+    ],
+)
+def test_an_activity_request_is_sent_as_the_json_of_its_dataclass(request_: object) -> None:
+    """The workflow hands the converter the request's fields (no asdict deep copy): the
+    payload, and so the history and its replay, is byte for byte the same."""
+    converter = DataConverter.default.payload_converter
+    assert converter.to_payloads([dict(vars(request_))]) == converter.to_payloads([request_])
+
+
+def test_a_served_definitions_activity_options_are_shared_by_its_runs() -> None:
+    data = parse_definition(workflow("- a: {set: {x: 2}}"), "options.yaml").data
+    assert _served_options(data) is _served_options(data)
+    assert _served_options(dict(data)) is not _served_options(data)
