@@ -30,7 +30,7 @@ import statistics
 import time
 from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -60,6 +60,14 @@ class Info:
     workflow_id: str = "micro"
     run_id: str = "run"
     start_time: datetime = datetime(2026, 1, 1, tzinfo=UTC)
+    namespace: str = "default"
+    attempt: int = 1
+    first_execution_run_id: str = "run"
+    continued_run_id: str | None = None
+    cron_schedule: str | None = None
+    execution_timeout: timedelta | None = None
+    root: Any = None
+    parent: Any = None
 
     def get_current_history_length(self) -> int:
         return 10

@@ -194,6 +194,11 @@ async def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", action="append", default=[])
+    parser.add_argument(
+        "--solo",
+        choices=["hand-written", "DSL"],
+        help="run only this contender, 3 times, and print its CPU/wf (to profile one side)",
+    )
     options = parser.parse_args()
     quick = options.quick
     http = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
@@ -296,6 +301,16 @@ async def main() -> None:
                         "hand-written": lambda w=workload: measure(w, w.sdk),  # type: ignore[misc]
                         "DSL": lambda w=workload: measure(w, w.dsl),  # type: ignore[misc]
                     }
+                    if options.solo:
+                        await measure(
+                            workload, workload.dsl if options.solo == "DSL" else workload.sdk
+                        )
+                        for _ in range(3):
+                            alone = await contenders[options.solo]()  # type: ignore[misc]
+                            print(
+                                f"{options.solo} {workload.name}: {alone['CPU/wf']:.1f} ms CPU/wf"
+                            )
+                        continue
                     result = await interleaved(options.rounds, contenders)
                     for row in result.rows(
                         FORMATS,
@@ -318,8 +333,9 @@ async def main() -> None:
         "history ÷ hand-written",
         "CPU/wf ÷ hand-written",
     ]
-    print(table(headers, rows))
-    print(f"\n{rounds_note(result)}")
+    if rows:
+        print(table(headers, rows))
+        print(f"\n{rounds_note(result)}")
     await asyncio.sleep(0.5)
 
 
