@@ -21,6 +21,7 @@ from typing import Any
 from workflow_runner.dsl.dialect import DIALECTS, SPEC, ZIGFLOW
 from workflow_runner.dsl.errors import WorkflowError
 from workflow_runner.dsl.model import JsonObject, TaskList, TaskModel
+from workflow_runner.engine.activity_info import placeholders
 
 # A named jump emitted by a task body (a switch case), as opposed to a task's
 # own ``then``: in the Zigflow dialect it runs the named ``do`` block and comes back.
@@ -153,7 +154,8 @@ class ZigflowModel(DataModel):
 
     def workflow_data(self, temporal: Mapping[str, Any]) -> JsonObject:
         # $data.workflow: Zigflow's AddWorkflowInfo (pkg/utils/state.go)
-        return {"workflow": dict(temporal)}
+        # $data.activity: filled in by the activity that sends (engine/activity_info.py)
+        return {"workflow": dict(temporal), "activity": placeholders()}
 
     def dot(self, value: Any, data: JsonObject) -> Any:
         return data

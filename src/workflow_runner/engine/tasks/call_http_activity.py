@@ -48,6 +48,7 @@ from workflow_runner.dsl.errors import WorkflowError
 from workflow_runner.dsl.expressions import from_json, to_json
 from workflow_runner.engine.activities.errors import activity_failure, dsl_failures
 from workflow_runner.engine.activities.heartbeat import beat, heartbeating
+from workflow_runner.engine.activity_info import fill_request
 from workflow_runner.engine.limits import trim_memory_soon
 from workflow_runner.engine.secrets import (
     MissingSecretError,
@@ -111,6 +112,9 @@ class HttpActivities:
 
     @activity.defn(name=ACTIVITY)
     async def call_http(self, request: HttpRequest) -> Any:
+        # Zigflow's $data.activity (the attempt sending this request...): engine/activity_info.py
+        request = fill_request(request, ("uri", "headers", "query", "body"))
+
         def otherwise(e: Exception) -> ApplicationError:
             # Whatever failed may quote the revealed request (a URL, a header):
             # only a redacted message, without the original as cause, leaves.

@@ -32,6 +32,7 @@ from temporalio import activity
 from workflow_runner.dsl.errors import WorkflowError
 from workflow_runner.engine.activities.errors import activity_failure, dsl_failures
 from workflow_runner.engine.activities.heartbeat import heartbeating
+from workflow_runner.engine.activity_info import fill_request
 from workflow_runner.engine.secrets import redact, reveal
 from workflow_runner.engine.tasks.run_process import ACTIVITY, ProcessRequest
 
@@ -61,6 +62,8 @@ class ProcessActivities:
 
     @activity.defn(name=ACTIVITY)
     async def run_process(self, request: ProcessRequest) -> Any:
+        # Zigflow's $data.activity: engine/activity_info.py
+        request = fill_request(request, ("command", "arguments", "environment", "stdin"))
         with dsl_failures(request.instance):
             return await self._run(request)
 
