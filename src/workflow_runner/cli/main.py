@@ -253,7 +253,7 @@ async def _run(
             if watcher is not None and printer is not None:
                 watcher.cancel()
                 await asyncio.gather(watcher, return_exceptions=True)
-                await printer.poll()  # the last tasks finished after the last poll
+                await printer.last_poll()  # the last tasks finished after the last poll
 
 
 class ProgressPrinter:
@@ -266,11 +266,11 @@ class ProgressPrinter:
         self.seen = 0
         self.started: dict[str, float] = {}
 
-    async def poll(self) -> None:
+    async def poll(self) -> bool:
         try:
             notes = await self.handle.query("progress", self.seen)
         except Exception:  # not answerable yet (no worker has picked it up)
-            return
+            return False
         for note in notes:
             # ``seq`` numbers every note; the run keeps only a window of them, so
             # counting what arrived would drift (and repeat) on long loops.
@@ -282,6 +282,17 @@ class ProgressPrinter:
             took = f" ({note['at'] - self.started[task]:.2f}s)" if task in self.started else ""
             label = "" if status in self.MARKS else status
             err.print(" ".join(p for p in (self.MARKS.get(status, "·"), task, label) if p) + took)
+        return True
+
+    async def last_poll(self, attempts: int = 5) -> None:
+        """After the result: a closed run's query is answered by replaying it, which a busy
+        worker may not do at once; a few tries, so the last tasks are not left unprinted."""
+        import asyncio
+
+        for _ in range(attempts):
+            if await self.poll():
+                return
+            await asyncio.sleep(0.5)
 
     async def follow(self) -> None:
         import asyncio
