@@ -66,7 +66,8 @@ def test_unquoted_expression_with_colon_gets_a_hint() -> None:
             "needs 'method'",
         ),
         (
-            "  - a:\n      run:\n        container:\n          image: alpine\n          pullPolicy: sometimes\n",
+            "  - a:\n      run:\n        container:\n          image: alpine\n"
+            "          pullPolicy: sometimes\n",
             "/do/0/a/run/container/pullPolicy",
             "pullPolicy must be one of",
         ),

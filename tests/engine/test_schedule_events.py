@@ -24,13 +24,13 @@ from workflow_runner.claimcheck import open_store
 from workflow_runner.config import Settings, load_settings
 from workflow_runner.engine.client import connect
 from workflow_runner.engine.definition import Definition, parse_definition
-from workflow_runner.engine.schedules import (
+from workflow_runner.engine.scheduling.schedules import (
     apply_schedule,
     delete_schedule,
     list_schedules,
     send_event,
 )
-from workflow_runner.engine.triggers import Trigger, router_id, run_id_for
+from workflow_runner.engine.scheduling.triggers import Trigger, router_id, run_id_for
 from workflow_runner.engine.worker import running_worker
 from workflow_runner.runtime.devserver import DevServer
 
@@ -374,7 +374,7 @@ async def test_worker_definitions_registers_the_trigger_and_serves_the_runs_it_s
 async def test_the_router_continues_as_new_carrying_partial_matches_and_seen_events(
     client: Client, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from workflow_runner.engine import triggers
+    from workflow_runner.engine.scheduling import triggers
 
     monkeypatch.setattr(triggers, "EVENTS_PER_RUN", 2)  # read by the in-process worker
     tag = uuid.uuid4().hex[:8]

@@ -24,7 +24,7 @@ from workflow_runner.claimcheck import open_store
 from workflow_runner.config import load_settings
 from workflow_runner.engine.client import connect
 from workflow_runner.engine.definition import Definition, parse_definition
-from workflow_runner.engine.schedules import (
+from workflow_runner.engine.scheduling.schedules import (
     ScheduleError,
     apply_schedule,
     delete_schedule,
@@ -152,7 +152,7 @@ def test_after_and_on_are_not_temporal_schedules_but_apply_knows_their_form(
     schedule: str, kind: str
 ) -> None:
     flow = definition(schedule)
-    from workflow_runner.engine.schedules import check_schedule, temporal_schedule
+    from workflow_runner.engine.scheduling.schedules import check_schedule, temporal_schedule
 
     with pytest.raises(ScheduleError) as info:
         temporal_schedule(flow, "q")
@@ -170,7 +170,7 @@ def test_zigflow_metadata_names_the_schedule_and_its_input() -> None:
         "do:\n  - wait:\n      wait: {seconds: 1}\n"
     )
     flow = parse_definition(text, "zig.yaml")
-    from workflow_runner.engine.schedules import temporal_schedule
+    from workflow_runner.engine.scheduling.schedules import temporal_schedule
 
     schedule = temporal_schedule(flow, "zigflow")
     assert schedule_id(flow) == "my-schedule"

@@ -107,7 +107,7 @@ def explain(error: BaseException, command: str | None) -> NoReturn:
             ("workflow_runner.runtime.devserver", "DevServerError"),
             ("workflow_runner.claimcheck.errors", "StoreError"),
             ("workflow_runner.claimcheck.codec_server", "CodecServerError"),
-            ("workflow_runner.engine.schedules", "ScheduleError"),
+            ("workflow_runner.engine.scheduling.schedules", "ScheduleError"),
             ("workflow_runner.engine.visibility", "SearchAttributeNotRegisteredError"),
         )
     ):
@@ -419,7 +419,7 @@ async def _serve(settings: Settings, definitions: list[Definition]) -> None:
             names = ", ".join(sorted({d.name for d in definitions}))
             err.print(f"workflow types: {names}", markup=False, soft_wrap=True)
             from workflow_runner.engine.registry import queue_of
-            from workflow_runner.engine.schedules import apply_schedule, scheduled
+            from workflow_runner.engine.scheduling.schedules import apply_schedule, scheduled
 
             for definition in scheduled(definitions):  # a definition's schedule, created/updated
                 queue = queue_of(definition, settings.task_queue)
@@ -550,7 +550,7 @@ def emit(
 
         async with open_runtime(settings, with_worker=False) as runtime:
             if workflow_id is None:
-                from workflow_runner.engine.schedules import send_event
+                from workflow_runner.engine.scheduling.schedules import send_event
 
                 return await send_event(runtime.client, settings.task_queue, event)
             with _about_workflow(workflow_id, settings):

@@ -3,7 +3,7 @@
 Creating or updating is idempotent (re-run it after editing the file); the
 scheduled runs start the definition by its workflow type, so a worker must
 serve it (``workflow-runner worker --definitions FILE``, which also applies
-the schedule when it starts). See engine/schedules.py for the mapping:
+the schedule when it starts). See engine/scheduling/schedules.py for the mapping:
 ``every``/``cron`` are Temporal Schedules, ``after`` a loop workflow, ``on``
 a trigger of the task queue's event router (events: ``emit`` tasks, and
 ``workflow-runner emit --type T``).
@@ -58,7 +58,7 @@ def schedule(
 
 async def _apply(settings: Settings, definition: Definition, delete: bool) -> str:
     from workflow_runner.engine.registry import queue_of
-    from workflow_runner.engine.schedules import (
+    from workflow_runner.engine.scheduling.schedules import (
         ScheduleError,
         apply_schedule,
         check_schedule,
@@ -93,7 +93,7 @@ async def _apply(settings: Settings, definition: Definition, delete: bool) -> st
 
 
 async def _list(settings: Settings) -> list[dict[str, Any]]:
-    from workflow_runner.engine.schedules import list_schedules
+    from workflow_runner.engine.scheduling.schedules import list_schedules
     from workflow_runner.runtime.services import open_runtime
 
     async with open_runtime(settings, with_worker=False) as runtime:

@@ -3,7 +3,7 @@
 Spec (dsl-reference.md "Schedule"): ``every`` (a duration; runs whatever the
 previous run is doing), ``cron`` (a CRON expression), ``after`` (a delay after
 the previous run *completes*) or ``on`` (events that start a run). The engine
-turns a schedule into a Temporal Schedule (engine/schedules.py).
+turns a schedule into a Temporal Schedule (engine/scheduling/schedules.py).
 
 At least one of them. ``every`` and ``cron`` may be combined (a Temporal
 Schedule runs at the times of both, as Zigflow's schedule example expects);
@@ -16,7 +16,7 @@ event filters, as ``listen.to``): each filter needs ``with``, may
 ``correlate``; ``until`` is refused (it ends a listen; a schedule has no end).
 Runtime expressions in it see ``.`` = the event attribute (or the event for
 ``correlate.from``) and no ``$`` variables: there is no run yet. The model
-keeps the strategy as written; engine/triggers.py matches events against it.
+keeps the strategy as written; engine/scheduling/triggers.py matches events against it.
 
 A cron expression is checked here, field by field, so a typo is an error
 with the file, line and field when the definition is read — not a refusal

@@ -13,7 +13,7 @@ a listen declares are registered with ``workflow.set_query_handler`` /
 anything is written to history, so a rejected update leaves no trace there.
 
 An emitted event is also signalled to the task queue's event router
-(engine/triggers.py), which starts ``schedule.on`` definitions: an external
+(engine/scheduling/triggers.py), which starts ``schedule.on`` definitions: an external
 signal, the cheapest deterministic path out of workflow code (two history
 events, no activity). A queue without event-driven definitions has no router;
 that signal then fails and is ignored. Histories recorded before this
@@ -38,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
         make_event,
         signal_event,
     )
-    from workflow_runner.engine.triggers import router_id
+    from workflow_runner.engine.scheduling.triggers import router_id
 
 EVENT_SIGNAL = "event"
 # Emitted events kept for the query; older ones are dropped.

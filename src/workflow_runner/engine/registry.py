@@ -24,8 +24,8 @@ from workflow_runner.dsl.dialect import DIALECTS
 from workflow_runner.engine.catalog import resolve_references
 from workflow_runner.engine.definition import Definition
 from workflow_runner.engine.limits import DEFAULT_LIMITS, RunLimits
-from workflow_runner.engine.repeat import AFTER_TYPE
-from workflow_runner.engine.triggers import ROUTER_TYPE
+from workflow_runner.engine.scheduling.repeat import AFTER_TYPE
+from workflow_runner.engine.scheduling.triggers import ROUTER_TYPE
 
 # The type of ad hoc runs, whose request carries the definition (``run FILE``,
 # ``start FILE``, child workflows): no served definition may take this name.

@@ -23,10 +23,10 @@ from workflow_runner.engine.definition import Definition
 from workflow_runner.engine.interceptors import PayloadLimitInterceptor
 from workflow_runner.engine.limits import RunLimits
 from workflow_runner.engine.registry import QueueConfig, by_queue, register, serve, unregister
-from workflow_runner.engine.repeat import AfterLoop
+from workflow_runner.engine.scheduling.repeat import AfterLoop
+from workflow_runner.engine.scheduling.triggers import EventRouter, start_triggered_run
 from workflow_runner.engine.tasks import ACTIVITIES
 from workflow_runner.engine.tasks.base import ActivitySet
-from workflow_runner.engine.triggers import EventRouter, start_triggered_run
 from workflow_runner.engine.visibility import check_registered
 from workflow_runner.engine.workflow import DslWorkflow
 
@@ -76,7 +76,7 @@ async def running_worker(
     worker = Worker(
         client,
         task_queue=queue,
-        # schedule.on's event router and schedule.after's loop (engine/schedules.py)
+        # schedule.on's event router and schedule.after's loop (engine/scheduling/schedules.py)
         workflows=[DslWorkflow, EventRouter, AfterLoop],
         activities=[
             *(fn for group in task_activities for fn in group.functions),

@@ -5,7 +5,7 @@ The task's output is the full CloudEvents 1.0 envelope: ``specversion``,
 ``time`` (now unless given), ``datacontenttype`` (JSON when there is data),
 ``data`` and any extension attributes written in ``emit.event.with``.
 A listen in the same run (another fork branch, a later task) hears it, and so does
-the task queue's event router (engine/triggers.py: ``schedule.on`` definitions).
+the task queue's event router (engine/scheduling/triggers.py: ``schedule.on`` definitions).
 """
 
 from __future__ import annotations

@@ -24,9 +24,9 @@ Mapping (dsl/schedule.py reads and checks the definition):
 - ``after`` — "again, this long after the previous run completes" — has no
   Temporal Schedule form (a schedule's times do not depend on when runs
   end): it is a loop workflow whose id is the schedule id
-  (engine/repeat.py), created with signal-with-start, terminated on delete.
+  (engine/scheduling/repeat.py), created with signal-with-start, terminated on delete.
 - ``on`` is a trigger registered in the task queue's event router
-  (engine/triggers.py); delete removes it. Its runs' input is the events.
+  (engine/scheduling/triggers.py); delete removes it. Its runs' input is the events.
 
 Ids: ``dsl:{namespace}/{name}:{version}`` (the definition's reference), so a
 new version of a definition is a schedule of its own, and re-applying the same
@@ -61,8 +61,13 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from workflow_runner.config import workflow_env
 from workflow_runner.engine.definition import Definition
-from workflow_runner.engine.repeat import AFTER_TYPE, CONFIGURE_SIGNAL, loop_config, loop_memo
-from workflow_runner.engine.triggers import (
+from workflow_runner.engine.scheduling.repeat import (
+    AFTER_TYPE,
+    CONFIGURE_SIGNAL,
+    loop_config,
+    loop_memo,
+)
+from workflow_runner.engine.scheduling.triggers import (
     EVENT_SIGNAL,
     ROUTER_TYPE,
     TRIGGERS_MEMO,

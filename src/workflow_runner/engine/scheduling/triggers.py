@@ -93,7 +93,7 @@ def router_id(task_queue: str) -> str:
 class Trigger:
     """One event-driven definition as the router keeps it (JSON in its history)."""
 
-    id: str  # the schedule id (engine/schedules.py)
+    id: str  # the schedule id (engine/scheduling/schedules.py)
     workflow_type: str
     on: Mapping[str, Any]  # the strategy as written (dsl/schedule.py checked it)
     definition: str = ""  # the reference, for listing

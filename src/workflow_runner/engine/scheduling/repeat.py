@@ -3,7 +3,7 @@
 A Temporal Schedule fires at times that do not depend on when the previous
 run ended, so ``after`` ("when this workflow completes, it should run again
 after the specified amount of time") is this small loop workflow instead
-(type ``workflow-runner-after``, id = the schedule id, engine/schedules.py):
+(type ``workflow-runner-after``, id = the schedule id, engine/scheduling/schedules.py):
 
 1. start the definition **by its workflow type** as a child (``ABANDON``:
    deleting the schedule terminates the loop, never a run in flight, as
