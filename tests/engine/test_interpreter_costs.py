@@ -17,6 +17,7 @@ from workflow_runner.dsl.expressions import select_args
 from workflow_runner.engine.definition import model_of, parse_definition
 from workflow_runner.engine.interpreter import Interpreter
 from workflow_runner.engine.secrets import SecretScope
+from workflow_runner.engine.tasks.base import wire_fields
 from workflow_runner.engine.tasks.call_http import HttpRequest
 from workflow_runner.engine.tasks.call_openapi import OpenApiRequest
 from workflow_runner.engine.workflow import DslWorkflow, _served_model, _served_options
@@ -122,11 +123,31 @@ def test_progress_notes_are_queried_as_numbered_dicts() -> None:
         OpenApiRequest(document="/x.yaml", operation_id="op", secret_scope=SecretScope()),
     ],
 )
-def test_an_activity_request_is_sent_as_the_json_of_its_dataclass(request_: object) -> None:
-    """The workflow hands the converter the request's fields (no asdict deep copy): the
-    payload, and so the history and its replay, is byte for byte the same."""
+def test_an_activity_request_reaches_its_activity_whole_though_its_defaults_are_left_out(
+    request_: object,
+) -> None:
+    """The workflow sends the request's fields minus those at their default; the
+    activity's converter rebuilds the same dataclass from them."""
     converter = DataConverter.default.payload_converter
-    assert converter.to_payloads([dict(vars(request_))]) == converter.to_payloads([request_])
+    payloads = converter.to_payloads([wire_fields(request_)])
+    assert converter.from_payloads(payloads, [type(request_)]) == [request_]
+    assert len(payloads[0].data) <= len(converter.to_payloads([request_])[0].data)
+
+
+def test_a_plain_http_request_sends_only_what_differs_from_the_defaults() -> None:
+    """A GET with no headers, body or secrets: what a hand-written worker would send,
+    plus the task's pointer (history bytes: ~185 B less per call than the whole request)."""
+    request = HttpRequest(method="get", uri="http://127.0.0.1/x", instance="/do/0/a")
+    assert wire_fields(request) == {
+        "method": "get",
+        "uri": "http://127.0.0.1/x",
+        "instance": "/do/0/a",
+    }
+
+
+def test_a_field_equal_to_its_default_but_of_another_type_is_sent() -> None:
+    request = HttpRequest(method="get", uri="u", redirect=0)  # type: ignore[arg-type]
+    assert wire_fields(request)["redirect"] == 0
 
 
 def test_a_served_definitions_activity_options_are_shared_by_its_runs() -> None:
