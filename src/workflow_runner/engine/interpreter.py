@@ -76,10 +76,12 @@ class Interpreter:
     positions: dict[str, Any] = field(default_factory=dict)
     lists: list[TaskList] = field(default_factory=list)  # the lists being run, innermost last
 
-    @property
-    def policy(self) -> DataModel:
-        """The data model of the definition's dialect (engine/dialects.py)."""
-        return MODELS[self.workflow.dialect]  # model_for, without a call: asked ~5 times a task
+    # The data model of the definition's dialect (engine/dialects.py): an attribute, not a
+    # property, because it is asked ~5 times a task.
+    policy: DataModel = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.policy = MODELS[self.workflow.dialect]
 
     # -- entry point ----------------------------------------------------------
 
