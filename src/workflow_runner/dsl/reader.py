@@ -8,7 +8,8 @@ returns is complete: defaults applied, named references resolved.
 The reader knows the workflow's frame (``document``, ``use``, ``do`` lists and
 what every task shares); each task type reads its own properties through the
 :class:`TaskKind` it registers (``engine/tasks``), so this module never
-changes when a task type is added.
+changes when a task type is added. The ``use`` section and the named
+definitions in it are read by ``dsl/use_section.py`` (bound here as methods).
 """
 
 from __future__ import annotations
@@ -28,24 +29,25 @@ from workflow_runner.dsl.expressions import (
     expression_body,
     is_expression,
 )
-from workflow_runner.dsl.extensions import Extension, read_extensions
+from workflow_runner.dsl.extensions import Extension
 from workflow_runner.dsl.loader import Locations, pointer_join
 from workflow_runner.dsl.metadata import check_definition as check_metadata
 from workflow_runner.dsl.model import Document, RetryPolicy, TaskList, TaskModel, WorkflowModel
 from workflow_runner.dsl.schedule import read_schedule
 from workflow_runner.dsl.schemas import DataSchema, read_schema
+from workflow_runner.dsl.use_section import (
+    read_error_definition,
+    read_function,
+    read_retry,
+    read_use,
+)
 
 TOP_LEVEL = frozenset(
     {"document", "input", "use", "do", "timeout", "output", "schedule", "evaluate"}
 )
-SUPPORTED_USE = frozenset(
-    {"errors", "secrets", "timeouts", "retries", "authentications", "functions", "catalogs"}
-    | {"extensions"}
-)
 # Properties every task may have, beside its own.
 COMMON = frozenset({"if", "input", "output", "export", "timeout", "then", "metadata"})
 FLOW_DIRECTIVES = frozenset({"continue", "exit", "end"})
-RETRY_PROPERTIES = ("delay", "backoff", "limit", "jitter", "when", "exceptWhen")
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,13 @@ class DefinitionReader:
 
     def kind_of(self, task: Mapping[str, Any]) -> TaskKind | None:
         return next((kind for kind in self.kinds if kind.key in task), None)
+
+    # -- use: the section and the named definitions in it (dsl/use_section.py) --
+
+    use = read_use
+    function = read_function
+    retry = read_retry
+    error_definition = read_error_definition
 
     # -- workflow -------------------------------------------------------------
 
@@ -245,71 +254,6 @@ class DefinitionReader:
             raw=doc,
         )
 
-    def use(self, use: Any) -> tuple[str, ...]:
-        """Read ``use``; named errors, retries and timeouts are kept for tasks that cite them."""
-        if use is None:
-            return ()
-        if not isinstance(use, dict):
-            self.problem("/use", "'use' must be a mapping")
-            return ()
-        secrets: tuple[str, ...] = ()
-        for key, value in use.items():
-            pointer = pointer_join("/use", key)
-            if key not in SUPPORTED_USE:
-                self.problem(pointer, f"use.{key} is not supported yet")
-            elif key == "extensions":
-                self.extensions = read_extensions(self, value)
-            elif key == "secrets":
-                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                    self.problem(pointer, "use.secrets must be a list of secret names")
-                else:
-                    secrets = self.secret_names = tuple(value)
-            elif not isinstance(value, dict):
-                self.problem(pointer, f"use.{key} must be a mapping of names to definitions")
-        if isinstance(use.get("authentications"), dict):
-            self.authentications = dict(use["authentications"])
-        errors, retries, timeouts = (use.get(k) for k in ("errors", "retries", "timeouts"))
-        if isinstance(errors, dict):
-            for name, error in errors.items():
-                if self.error_definition(pointer_join("/use/errors", name), error):
-                    self.errors[name] = error
-        if isinstance(timeouts, dict):
-            for name, timeout in timeouts.items():
-                limit = self.timeout(pointer_join("/use/timeouts", name), timeout)
-                if limit is not None:
-                    self.timeouts[name] = limit
-        if isinstance(retries, dict):
-            for name, retry in retries.items():
-                policy = self.retry(pointer_join("/use/retries", name), retry)
-                if policy is not None:
-                    self.retries[name] = policy
-        catalogs, functions = use.get("catalogs"), use.get("functions")
-        if isinstance(catalogs, dict):
-            for name, catalog in catalogs.items():
-                if not isinstance(catalog, dict) or "endpoint" not in catalog:
-                    self.problem(pointer_join("/use/catalogs", name), "a catalog needs 'endpoint'")
-                else:
-                    self.catalogs[name] = catalog
-        if isinstance(functions, dict):
-            self.functions = dict(functions)
-            for name in functions:  # every one is checked, called or not
-                self.function(name)
-        return secrets
-
-    def function(self, name: str) -> TaskModel | None:
-        """``use.functions.<name>`` read as a task, once; ``None`` if unknown, invalid or
-        being read (a cycle): the ``call`` that names it says which."""
-        if name in self.function_models:
-            return self.function_models[name]
-        if name not in self.functions or name in self.functions_reading:
-            return None
-        self.functions_reading.append(name)
-        pointer = pointer_join("/use/functions", name)
-        model = self.task(pointer, name, self.functions[name], (), ())
-        self.functions_reading.pop()
-        self.function_models[name] = model
-        return model
-
     # -- task lists -----------------------------------------------------------
 
     def do_list(self, pointer: str, tasks: Any, scope: tuple[str, ...]) -> TaskList | None:
@@ -440,58 +384,6 @@ class DefinitionReader:
             )
 
     # -- shared pieces --------------------------------------------------------
-
-    def retry(self, pointer: str, retry: Any) -> RetryPolicy | None:
-        if isinstance(retry, str):
-            if retry not in self.retries:
-                self.problem(pointer, f"retry policy {retry!r} is not defined in use.retries")
-                return None
-            return self.retries[retry]
-        if not isinstance(retry, dict):
-            self.problem(pointer, "retry must be a mapping or the name of a use.retries policy")
-            return None
-        for key in retry:
-            if key not in RETRY_PROPERTIES:
-                self.problem(pointer_join(pointer, key), f"unknown retry property {key!r}")
-        delay = timedelta(seconds=1)
-        if "delay" in retry:
-            delay = self.duration(pointer_join(pointer, "delay"), retry["delay"]) or delay
-        backoff = retry.get("backoff")
-        if backoff is not None and (
-            not isinstance(backoff, dict)
-            or len(backoff) != 1
-            or next(iter(backoff)) not in ("constant", "linear", "exponential")
-        ):
-            self.problem(
-                pointer_join(pointer, "backoff"),
-                "backoff must be one of constant, linear or exponential",
-            )
-            backoff = None
-        limit = retry.get("limit") or {}
-        if not isinstance(limit, dict):
-            self.problem(pointer_join(pointer, "limit"), "limit must be {attempt, duration}")
-            limit = {}
-        count = (limit.get("attempt") or {}).get("count")
-        if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
-            self.problem(pointer_join(pointer, "limit"), "limit.attempt.count must be a number")
-            count = None
-        max_duration = None
-        if limit.get("duration") is not None:
-            max_duration = self.duration(pointer_join(pointer, "limit"), limit["duration"])
-        return RetryPolicy(
-            delay=delay,
-            backoff=next(iter(backoff)) if backoff else "constant",
-            max_attempts=count,
-            max_duration=max_duration,
-            when=retry.get("when"),
-            except_when=retry.get("exceptWhen"),
-        )
-
-    def error_definition(self, pointer: str, error: Any) -> bool:
-        if not isinstance(error, dict) or "type" not in error or "status" not in error:
-            self.problem(pointer, "an error needs at least 'type' (a URI) and 'status'")
-            return False
-        return True
 
     def io_spec(
         self, pointer: str, spec: Any, keys: tuple[str, ...], scope: tuple[str, ...]
