@@ -39,7 +39,7 @@ from datetime import timedelta
 from typing import Any
 
 from workflow_runner.dsl.durations import parse_duration
-from workflow_runner.dsl.expressions import is_expression
+from workflow_runner.dsl.expression_syntax import is_expression
 from workflow_runner.dsl.loader import pointer_join
 
 ACTIVITY_OPTIONS = "activityOptions"

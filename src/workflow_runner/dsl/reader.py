@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from workflow_runner.dsl.dialect import SPEC_DIALECT, Dialect, detect, stamp_of
 from workflow_runner.dsl.durations import parse_duration
 from workflow_runner.dsl.errors import DefinitionError, Problem
-from workflow_runner.dsl.expressions import (
+from workflow_runner.dsl.expression_syntax import (
     STANDARD_ARGS,
     ZIGFLOW_FUNCTIONS_ARG,
     check_syntax,

@@ -32,7 +32,7 @@ from datetime import timedelta
 from typing import Any
 
 from workflow_runner.dsl.durations import parse_duration
-from workflow_runner.dsl.expressions import check_syntax, expression_body, is_expression
+from workflow_runner.dsl.expression_syntax import check_syntax, expression_body, is_expression
 
 KINDS = ("every", "cron", "after", "on")
 STRATEGIES = ("one", "any", "all")
