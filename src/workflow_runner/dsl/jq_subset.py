@@ -8,7 +8,7 @@ microseconds, with no JSON round trip.
 
 Correctness rule: a closure answers only when it is sure to give what jq
 would; anything else returns :data:`UNKNOWN` and jq decides (and words its
-errors). Its inputs must be *plain* (``expressions.measure``): no float without
+errors). Its inputs must be *plain* (``json_values.measure``): no float without
 a fraction (jq turns ``3.0`` into ``3``), no lone surrogate, string keys only;
 then what it passes through is what jq would pass through.
 
@@ -72,7 +72,7 @@ def compile_subset(body: str) -> Closure | None:
     """A closure ``(data, args) -> value | UNKNOWN`` for ``body``, or ``None`` when
     ``body`` is outside the subset (the caller then runs jq).
 
-    The caller must only pass bodies jq compiles (``expressions.check_syntax``):
+    The caller must only pass bodies jq compiles (``expression_syntax.check_syntax``):
     the parser relies on jq's grammar for what it does not check itself.
     """
     tokens: list[tuple[str, str]] = []

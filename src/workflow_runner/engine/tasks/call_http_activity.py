@@ -15,7 +15,7 @@ not get smaller on retry. Memory stays at about one copy of the body plus its
 decoded form: chunks go into one ``bytearray``, which JSON/text/base64
 decoding read directly, and redaction walks the decoded value in place.
 
-The result is encoded with orjson (dsl/expressions.py
+The result is encoded with orjson (dsl/json_values.py
 ``from_json``/``to_json``; ~9x faster than ``json.dumps`` to encode), and the
 result leaves as a ready ``RawValue`` payload: the same bytes Temporal's JSON
 converter would write (compact, sorted keys), made once — the worker's size
