@@ -274,7 +274,7 @@ VARIABLES: tuple[Variable, ...] = (
         "MAX_THEN_JUMPS",
         integer(1),
         10_000,
-        "backward `then` jumps one run may make before it fails as an endless loop",
+        "backward `then` jumps a run and its continue-as-new chain may make before failing",
         "max_then_jumps",
     ),
     Variable(

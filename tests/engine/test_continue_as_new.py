@@ -15,7 +15,11 @@ from typing import Any
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
+from tests.engine.fake_io import FakeIO
 from tests.harness import Harness, reached, workflow
+from tests.httpserver import LocalHTTPServer
+from workflow_runner.engine.definition import parse_definition
+from workflow_runner.engine.interpreter import Interpreter
 from workflow_runner.runtime.devserver import DevServer
 
 
@@ -218,3 +222,78 @@ async def test_a_query_listener_answers_on_every_run_of_the_chain(harness: Harne
     assert await handle.result() == {"ticks": 8}
     statuses = await wait_for_chain(harness.client, handle)
     assert len(statuses) > 1, statuses
+
+
+KEEPS_A_TOKEN = """  - keep:
+      set: {{}}
+      export:
+        as: '${{ {{token: $secrets.api_token}} }}'
+  - calls:
+      for:
+        in: ${{ [range(0; 5)] }}
+        each: n
+      do:
+        - echo:
+            call: http
+            with:
+              method: get
+              endpoint: {url}/echo
+              headers:
+                x-token: ${{ $context.token }}
+"""
+
+
+async def test_a_secret_token_kept_in_the_context_still_resolves_after_continue_as_new(
+    harness: Harness, http_server: LocalHTTPServer
+) -> None:
+    """A continued run keeps its chain's secret nonce: a token exported before the chain
+    continued is revealed to the server in every later call (a new nonce per run sent
+    the token's text instead)."""
+    extra = "  metadata:\n    canMaxHistoryLength: 12\nuse:\n  secrets: [api_token]\n"
+    text = workflow(KEEPS_A_TOKEN.format(url=http_server.url), extra=extra)
+    handle = await harness.start(text)
+    await handle.result()
+    statuses = await wait_for_chain(harness.client, handle)
+    assert len(statuses) > 1, statuses
+    tokens = [
+        next(v for k, v in r["headers"].items() if k.lower() == "x-token")
+        for r in http_server.requests
+        if r["path"] == "/echo" and any(k.lower() == "x-token" for k in r["headers"])
+    ]
+    assert len(tokens) >= 5
+    assert set(tokens[-5:]) == {"s3cr3t-value"}, tokens
+
+
+SLOW_CHAIN = """  - loop:
+      for:
+        in: ${ [range(0; 8)] }
+        each: n
+      do:
+        - pause:
+            wait: PT1S
+"""
+
+
+async def test_the_workflow_timeout_spans_the_whole_continue_as_new_chain(
+    harness: Harness,
+) -> None:
+    """8 one-second waits under a 4 s workflow timeout, continuing as new every two or so:
+    when each run restarted the limit, the chain finished in 8 s."""
+    extra = "  metadata:\n    canMaxHistoryLength: 12\ntimeout:\n  after:\n    seconds: 4\n"
+    began = time.monotonic()
+    error = await harness.fail(workflow(SLOW_CHAIN, extra=extra))
+    assert error["type"].endswith("/timeout"), error
+    assert "0:00:04" in error["detail"], error
+    assert time.monotonic() - began < 7.5
+
+
+def test_the_then_jump_count_is_carried_to_the_next_run_of_a_chain() -> None:
+    """MAX_THEN_JUMPS bounds a whole chain: a then cycle cannot reset its count by
+    continuing as new."""
+    model = parse_definition(workflow("- a: {set: {x: 1}}"), "jumps.yaml").model
+    info = {"id": "w", "runId": "r", "definition": {}, "startedAt": {}}
+    first = Interpreter(workflow=model, io=FakeIO(), workflow_info=info)
+    first.jumps_back, first.runs = 7, 3
+    second = Interpreter(workflow=model, io=FakeIO(), workflow_info=info)
+    second.resume_from(first.state())
+    assert second.jumps_back == 7

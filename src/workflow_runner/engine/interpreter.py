@@ -17,7 +17,7 @@ import hashlib
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from workflow_runner.dsl.errors import WorkflowError
@@ -94,7 +94,9 @@ class Interpreter:
             spec.input_schema.validate(raw_input, what="the workflow input", instance="/input")
         if spec.input_from is not None and not self.resume:
             value = await self._eval_own(spec.input_from, value, {}, "/input/from")
-        output, _ = await self._with_timeout(self.run_list(spec.do, value, {}), spec.timeout, "")
+        output, _ = await self._with_timeout(
+            self.run_list(spec.do, value, {}), self._time_left(spec.timeout), "", spec.timeout
+        )
         if spec.output_as is not None:
             output = await self._eval_own(spec.output_as, output, {"output": output}, "/output/as")
         if spec.output_schema is not None:
@@ -334,12 +336,14 @@ class Interpreter:
             "context": self.context,
             "data": self.data,
             "runs": self.runs - 1,  # the task about to start runs again in the next run
+            "jumpsBack": self.jumps_back,  # MAX_THEN_JUMPS counts over the whole chain
         }
 
     def resume_from(self, state: Mapping[str, Any]) -> None:
         """Take up a previous run's ``state`` (before :meth:`run`)."""
         self.context, self.data = state["context"], dict(state["data"])
         self.runs = int(state["runs"])
+        self.jumps_back = int(state.get("jumpsBack", 0))
         self.resume = list(state["frames"])
 
     def _resumed_list(self, pointer: str) -> dict[str, Any] | None:
@@ -515,9 +519,26 @@ class Interpreter:
             args = {**args, ZIGFLOW_FUNCTIONS_ARG: {"uuid": str(made)}}
         return await self.io.evaluate(body, data, args, where)
 
+    def _time_left(self, limit: timedelta | None) -> timedelta | None:
+        """The workflow's ``timeout`` less what the runs before this one in its
+        continue-as-new chain used: the limit is the chain's, not each run's."""
+        if limit is None or not self.resume:
+            return limit
+        started = self.workflow_info.get("startedAt", {}).get("iso8601")
+        if not started:
+            return limit
+        used = self.io.now() - datetime.fromisoformat(started).timestamp()
+        return max(limit - timedelta(seconds=used), timedelta(0))
+
     async def _with_timeout(
-        self, coro: Awaitable[Outcome], limit: timedelta | None, pointer: str
+        self,
+        coro: Awaitable[Outcome],
+        limit: timedelta | None,
+        pointer: str,
+        stated: timedelta | None = None,
     ) -> Outcome:
+        """``coro`` within ``limit``; the error names ``stated`` (the definition's own
+        figure) when ``limit`` is what is left of it."""
         if limit is None:
             return await coro
         try:
@@ -525,7 +546,7 @@ class Interpreter:
         except TimeoutError:
             raise WorkflowError.of(
                 "timeout",
-                f"did not finish within {limit}",
+                f"did not finish within {stated or limit}",
                 title="Task timed out",
                 instance=pointer or "/",
             ) from None

@@ -168,13 +168,17 @@ class DslWorkflow:
                 type="InvalidDefinition",
                 non_retryable=True,
             ) from None
-        # Per-run nonce: only tokens carrying it resolve (see engine/secrets.py).
+        # Per-chain nonce: only tokens carrying it resolve (see engine/secrets.py). A continued
+        # run keeps its chain's: tokens kept in $context or $data must still resolve (the
+        # nonce is in history already, inside every request that carries a token).
         names = list(model.secrets)
         if names:
-            nonce = await workflow.execute_local_activity(
-                NONCE_ACTIVITY, start_to_close_timeout=EXPRESSION_TIMEOUT, result_type=str
-            )
-            self._secret_scope = SecretScope(nonce, names)
+            nonce = continued.get("secretNonce") if continued is not None else None
+            if not nonce:
+                nonce = await workflow.execute_local_activity(
+                    NONCE_ACTIVITY, start_to_close_timeout=EXPRESSION_TIMEOUT, result_type=str
+                )
+            self._secret_scope = SecretScope(str(nonce), names)
         self._continue_after = (
             max_history_length(model.document.raw.get("metadata"), "/document/metadata")
             or queue.continue_as_new_events
@@ -246,6 +250,7 @@ class DslWorkflow:
             "chain": self._chain + 1,
             "events": list(self._inbox.buffer.events.values()),
             "progressSeq": self._progress_offset + len(self._progress),  # `run`'s printer goes on
+            "secretNonce": self._secret_scope.nonce,
         }
         self._check_size(carried, "the state carried to the next run (continue-as-new)", "/")
         workflow.continue_as_new(args=[self._first_argument, carried])
