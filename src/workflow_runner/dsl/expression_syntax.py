@@ -25,7 +25,7 @@ from typing import Any
 
 import jq
 
-from workflow_runner.dsl.jq_subset import Closure, compile_subset
+from workflow_runner.dsl.jq_subset import TOKEN, Closure, compile_subset
 
 EXPRESSION = re.compile(r"^\s*\$\{(?P<body>.*)\}\s*$", re.DOTALL)
 
@@ -149,18 +149,6 @@ def select_args(body: str, args: Mapping[str, Any]) -> dict[str, Any]:
 # Inputs up to this size may be evaluated in-process by a bounded expression.
 BOUNDED_INPUT_BYTES = 64 * 1024
 _BOUNDED_MAX_LENGTH = 300
-_TOKEN = re.compile(
-    r"""\s+
-    |(?P<string>"(?:[^"\\]|\\[^(])*")
-    |(?P<number>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)
-    |(?P<field>\.[A-Za-z_][A-Za-z0-9_]*)
-    |(?P<dot>\.)
-    |(?P<var>\$[A-Za-z_][A-Za-z0-9_]*)
-    |(?P<word>[A-Za-z_][A-Za-z0-9_]*)
-    |(?P<op>//|==|!=|<=|>=|[-+*/%<>(){}\[\]:,])
-    |(?P<other>.)""",
-    re.VERBOSE,
-)
 _BOUNDED_WORDS = frozenset({"and", "or", "true", "false", "null"})
 
 
@@ -180,7 +168,7 @@ def is_bounded(body: str) -> bool:
     """
     if len(body) > _BOUNDED_MAX_LENGTH:
         return False
-    tokens = [(m.lastgroup, m.group()) for m in _TOKEN.finditer(body) if m.lastgroup]
+    tokens = [(m.lastgroup, m.group()) for m in TOKEN.finditer(body) if m.lastgroup]
     if tokens.count(("op", "*")) > 1:
         return False
     brackets: list[str] = []
@@ -189,6 +177,8 @@ def is_bounded(body: str) -> bool:
         after = tokens[i + 1] if i + 1 < len(tokens) else ("op", ")")
         key = kind == "word" and after == ("op", ":") and bool(brackets) and brackets[-1] == "{"
         if kind == "other" or (kind == "word" and text not in _BOUNDED_WORDS and not key):
+            return False
+        if text == ";":  # range(0; n), limit(...): argument lists of functions
             return False
         if kind == "dot" and after[0] in ("dot", "string", "field"):
             return False  # .., ."key"

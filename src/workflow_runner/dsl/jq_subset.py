@@ -47,7 +47,8 @@ _INTEGRAL_FLOAT = 1e15
 # [range(n)]: larger ranges go to jq (in an evaluator process, with its budget).
 MAX_RANGE = 100_000
 
-_TOKEN = re.compile(
+# jq's tokens, as far as the subset (and expression_syntax.is_bounded) need them.
+TOKEN = re.compile(
     r"""\s+
     |(?P<string>"(?:[^"\\]|\\[^(])*")
     |(?P<number>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)
@@ -76,7 +77,7 @@ def compile_subset(body: str) -> Closure | None:
     the parser relies on jq's grammar for what it does not check itself.
     """
     tokens: list[tuple[str, str]] = []
-    for match in _TOKEN.finditer(body):
+    for match in TOKEN.finditer(body):
         kind = match.lastgroup
         if kind is None:  # whitespace
             continue
