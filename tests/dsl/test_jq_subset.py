@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
-from workflow_runner.dsl.expressions import _compile, check_syntax, evaluate, measure
+from workflow_runner.dsl.expression_syntax import _compile, check_syntax
+from workflow_runner.dsl.expressions import evaluate
 from workflow_runner.dsl.jq_subset import UNKNOWN, compile_subset
+from workflow_runner.dsl.json_values import measure
 
 VALUES: list[Any] = [
     None,
