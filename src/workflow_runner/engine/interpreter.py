@@ -200,9 +200,8 @@ class Interpreter:
         value = raw
         if task.input_from is not None:
             value = await self._eval_own(task.input_from, raw, args, pointer + "/input/from")
-        args["input"] = policy.input_var(value, self.workflow_info["input"])
-        args["output"] = policy.output_var(raw)
-        task_info["input"] = value
+            args["input"] = policy.input_var(value, self.workflow_info["input"])
+            task_info["input"] = value
         if self.frames and self.frames[-1].task_pointer == pointer:
             self.frames[-1].task_input = value
         return await self._started(task, value, args)
