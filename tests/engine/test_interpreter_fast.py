@@ -7,6 +7,7 @@ data flow so that a change to them fails in well under a second.
 
 from __future__ import annotations
 
+import weakref
 from datetime import timedelta
 from typing import Any
 
@@ -109,6 +110,38 @@ async def test_for_iterates_maps_as_key_value_and_binds_each_and_at() -> None:
 """
     out = await run_dsl(body, {"m": {"a": 1, "b": 2}, "seen": []})
     assert out == {"seen": [{"k": "a", "v": 1, "i": 0}, {"k": "b", "v": 2, "i": 1}]}
+
+
+class Page(dict[str, Any]):
+    """A response document that can be watched (a dict subclass takes weak references)."""
+
+
+async def test_a_for_loop_keeps_no_earlier_iterations_output_alive() -> None:
+    """The spec's for returns the last iteration's output: 50 pages fetched in a loop must
+    not all stay in memory until it ends (they did, in a list only Zigflow reads)."""
+    pages: list[weakref.ref[Page]] = []
+    seen: list[int] = []
+
+    def fetch(request: Any) -> Page:
+        # how many earlier pages are still referenced when the next one is fetched
+        seen.append(sum(ref() is not None for ref in pages))
+        page = Page(number=len(seen))
+        pages.append(weakref.ref(page))
+        return page
+
+    body = """
+  - pages:
+      for:
+        in: ${ [range(0; 50)] }
+        each: n
+      do:
+        - fetch:
+            call: http
+            with: {method: get, endpoint: 'http://127.0.0.1/page'}
+"""
+    out = await run_dsl(body, io=FakeIO(activities={"call_http": fetch}))
+    assert out == {"number": 50}
+    assert len(seen) == 50 and max(seen) <= 2, seen
 
 
 async def test_for_while_stops_the_loop_when_it_turns_false() -> None:

@@ -54,11 +54,12 @@ class ForTask(Task):
             }
 
         run.save_point(self.pointer, where_it_is)
+        inherited = scope_of(args)  # (args do not change while the loop runs)
         try:
             for position in range(start, len(items)):
                 index, item = items[position]
                 loop_vars = {self.each: item, self.at: index}
-                scope = {**scope_of(args), **loop_vars}
+                scope = {**inherited, **loop_vars}
                 unbind = run.bind_data(loop_vars)
                 try:
                     if self.condition_while is not None and not (saved and position == start):
@@ -76,8 +77,9 @@ class ForTask(Task):
                     output, flow = await run.run_list(self.tasks, output, scope)
                 finally:
                     unbind()
-                keys.append(index)
-                outputs.append(output)
+                if collects:  # else they would all stay alive until the loop ends
+                    keys.append(index)
+                    outputs.append(output)
                 done = run.policy.iteration_done(self, output)
                 if done:
                     run.remember(done)
