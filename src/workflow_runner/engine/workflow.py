@@ -515,9 +515,10 @@ class DslWorkflow:
         run as one after which freed memory is handed back to the OS."""
         if payload.metadata.get("encoding") != JSON_PLAIN:
             return workflow.payload_converter().from_payload(payload)
-        if len(payload.data) >= LARGE_PAYLOAD_BYTES:
+        data = payload.data  # (each read of a protobuf bytes field is a copy)
+        if len(data) >= LARGE_PAYLOAD_BYTES:
             self._large = True
-        return from_json(payload.data)
+        return from_json(data)
 
     async def run_workflow(
         self, reference: str, input: Any, pointer: str, *, by_type: bool = False
