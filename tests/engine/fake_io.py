@@ -49,7 +49,9 @@ class FakeIO:
     async def checkpoint(self, pointer: str) -> None:
         self.checkpoints += 1
 
-    async def evaluate(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Any:
+    async def evaluate(
+        self, body: str, data: Any, args: Mapping[str, Any], where: str, *, selected: bool = False
+    ) -> Any:
         # as the workflow does for small inputs: bounded expressions skip the evaluator process
         return evaluate(body, data, args, now=self.clock, where=where, in_process=True)
 

@@ -500,10 +500,11 @@ class Interpreter:
         return await evaluate_field(expr, value, self._arguments(args), self._evaluate, where)
 
     def _one(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Awaitable[Any]:
-        """:meth:`_evaluate`, or the evaluation itself when no uuid is to be made."""
+        """:meth:`_evaluate`, or the evaluation itself when no uuid is to be made
+        (``args`` come from :meth:`_selected`: the names ``body`` mentions, and only those)."""
         if ZIGFLOW_FUNCTIONS_ARG in args and uses_uuid(body):
             return self._evaluate(body, data, args, where)
-        return self.io.evaluate(body, data, args, where)
+        return self.io.evaluate(body, data, args, where, selected=True)
 
     async def _evaluate(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Any:
         """One jq body; in the Zigflow dialect a body calling ``uuid`` gets a fresh one.

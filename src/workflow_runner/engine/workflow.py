@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -132,6 +132,8 @@ class DslWorkflow:
         self._interpreter: Interpreter | None = None
         self._info: workflow.Info | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the run's (deterministic) loop
+        self._history_length: Callable[[], int] = lambda: 0  # bound in run (see there)
+        self._continue_suggested: Callable[[], bool] = lambda: False
         self._definition: dict[str, Any] = {}  # as the request carried it (metadata lookups)
         self._options: dict[str, ActivityOptions] = {}  # activity options by task pointer
         # continue-as-new (engine/continuation.py): the threshold, what the next run gets
@@ -145,7 +147,17 @@ class DslWorkflow:
     @workflow.run
     async def run(self, args: Sequence[RawValue]) -> Any:
         info = self._info = workflow.info()
-        self._loop = asyncio.get_running_loop()
+        self._loop = loop = asyncio.get_running_loop()
+        # Asked before every task (continue_as_new_due). The public path, Info's methods,
+        # finds the runtime on the running loop each time (~8% of a loop of sets in the
+        # sandbox); the SDK's workflow loop is that runtime, so its own methods are bound
+        # once. The public ones where the loop is not (another SDK version, a stand-in).
+        self._history_length = getattr(
+            loop, "workflow_get_current_history_length", info.get_current_history_length
+        )
+        self._continue_suggested = getattr(
+            loop, "workflow_is_continue_as_new_suggested", info.is_continue_as_new_suggested
+        )
         queue = config_for(info.task_queue)
         self._limits = queue.limits
         request = self._request(info.workflow_type, info.task_queue, queue, args)
@@ -233,11 +245,7 @@ class DslWorkflow:
     def continue_as_new_due(self) -> bool:
         if not self._completed_here:  # every run of a chain makes progress, whatever the limit
             return False
-        info = self._info or workflow.info()  # (asked before every task: the run's one Info)
-        return (
-            info.get_current_history_length() >= self._continue_after
-            or info.is_continue_as_new_suggested()
-        )
+        return self._history_length() >= self._continue_after or self._continue_suggested()
 
     async def continue_as_new(self, state: dict[str, Any]) -> None:
         """Continue as new with the interpreter's state, the events no ``listen`` took yet
@@ -362,14 +370,17 @@ class DslWorkflow:
     def now(self) -> float:
         return workflow.time()
 
-    async def evaluate(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Any:
+    async def evaluate(
+        self, body: str, data: Any, args: Mapping[str, Any], where: str, *, selected: bool = False
+    ) -> Any:
         """Small inputs inline; big ones in a local activity (see activities/expressions.py).
 
         Both run jq in a killable evaluator process (dsl/jq_pool.py). Inline,
         the time budget is capped below Temporal's deadlock detector
         (``Budget.inline``); the local activity gets EXPRESSION_TIMEOUT_SECONDS.
         """
-        args = select_args(body, args)
+        if not selected:
+            args = select_args(body, args)
         hit, value = try_fast_path(body, data, args)
         if hit:
             return value
@@ -393,7 +404,7 @@ class DslWorkflow:
         # document is not encoded, compressed and stored again to be evaluated.
         self._shelf_seq += 1
         token = f"{workflow.info().run_id}/{self._shelf_seq}"
-        self._shelved[token] = shelved = Shelved(data, args)
+        self._shelved[token] = shelved = Shelved(data, dict(args))
         SHELF[token] = shelved
         del shelved
         request = {

@@ -104,7 +104,12 @@ class WorkflowIO(Protocol):
         """Before every task run: where the workflow may yield to Temporal between batches."""
         ...
 
-    async def evaluate(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Any: ...
+    async def evaluate(
+        self, body: str, data: Any, args: Mapping[str, Any], where: str, *, selected: bool = False
+    ) -> Any:
+        """One jq body over ``data``; ``selected``: ``args`` holds only the names ``body``
+        mentions already (``select_args``), so they need not be selected again."""
+        ...
 
     async def sleep(self, delay: timedelta) -> None: ...
 
