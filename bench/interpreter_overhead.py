@@ -4,12 +4,12 @@ Workloads (DSL definition vs hand-written workflow, same worker, same
 `call_http` activity, same converter with zstd + claim check, same dev server):
 
 - overhead: 10 `set`, 2 `call: http`, a `for` over 100 items (bench/overhead.yaml
-  vs `_harness.HandWritten`), 8 in flight;
+  vs `_harness.HandWritten`), 300 workflows a round, 8 in flight;
 - 5 MB fetch: `call: http` of a 5 MB catalog, returned whole, one at a time;
 - 5 MB + count: the same call, then a `set` that counts its products
   (`${ .products | length }` vs `len(document["products"])`), one at a time
   and 50 in flight;
-- 50 MB + count: three workflows, one at a time (for the memory column).
+- 50 MB + count: five workflows, one at a time (for the memory column).
 
 Fairness: every workload goes through `_harness.interleaved` (warm-up, rounds
 with the order rotated, per-round ratios min / median / max). Both sides run on
@@ -192,7 +192,7 @@ FORMATS = {
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--only", action="append", default=[])
     parser.add_argument(
         "--solo",
@@ -241,7 +241,7 @@ async def main() -> None:
             workloads = [
                 Workload(
                     "overhead (8 in flight)",
-                    20 if quick else 100,
+                    20 if quick else 300,  # 100 per round (~3 s): per-round ratios 0.81-1.07
                     8,
                     dsl(overhead, small),
                     sdk(HandWritten.run, small),
@@ -273,7 +273,7 @@ async def main() -> None:
                 ),
                 Workload(
                     "50 MB + count (sequential)",
-                    1 if quick else 3,  # one per round was all noise (0.80-1.34 per round)
+                    1 if quick else 5,  # one per round: 0.80-1.34 per round; three: 0.79-1.15
                     1,
                     dsl(count, doc50),
                     sdk(CountItems.run, doc50),
