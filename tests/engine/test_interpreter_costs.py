@@ -102,11 +102,26 @@ class Clock:
 
 def test_progress_notes_are_queried_as_numbered_dicts() -> None:
     run = DslWorkflow()
-    run._loop = Clock()  # type: ignore[assignment]
+    run._clock = Clock().time
     run.progress_note("/do/0/a", "started")
     run.progress_note("/do/0/a", "completed")
     assert run.progress(1) == [{"task": "/do/0/a", "status": "completed", "at": 12.5, "seq": 1}]
     assert [note["status"] for note in run.progress()] == ["started", "completed"]
+
+
+def test_a_task_started_twice_runs_until_both_runs_end_and_skips_change_nothing() -> None:
+    """Fork branches may run the same task pointer at once: ``status`` lists it running
+    until each run ended (completed or failed); a skip was never counted as started."""
+    run = DslWorkflow()
+    run._clock = Clock().time
+    for status in ("started", "started", "skipped", "completed"):
+        run.progress_note("/do/0/a", status)
+    assert run._running == {"/do/0/a": 1}
+    run.progress_note("/do/0/a", "failed")
+    run.progress_note("/do/1/b", "completed")  # never started here (a resumed run)
+    assert run._running == {}
+    assert run._completed_here == 2
+    assert [note["seq"] for note in run.progress(2)] == [2, 3, 4, 5]
 
 
 @pytest.mark.parametrize(

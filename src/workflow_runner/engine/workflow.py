@@ -118,7 +118,7 @@ class DslWorkflow:
 
     def __init__(self) -> None:
         self._inbox = Inbox()  # signals, events, listen and emit (engine/inbox.py)
-        self._progress: list[tuple[str, str, float, int]] = []  # task, status, at, seq
+        self._progress: list[tuple[str, str, float]] = []  # task, status, at (seq: offset+i)
         self._progress_offset = 0  # notes dropped from the front of _progress
         self._limits = DEFAULT_LIMITS
         self._pacer = Pacer()
@@ -131,9 +131,9 @@ class DslWorkflow:
         self._running: dict[str, int] = {}  # tasks started and not finished (fork: several)
         self._interpreter: Interpreter | None = None
         self._info: workflow.Info | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None  # the run's (deterministic) loop
         self._history_length: Callable[[], int] = lambda: 0  # bound in run (see there)
         self._continue_suggested: Callable[[], bool] = lambda: False
+        self._clock: Callable[[], float] = workflow.time  # the loop's own time() once it runs
         self._definition: dict[str, Any] = {}  # as the request carried it (metadata lookups)
         self._options: dict[str, ActivityOptions] = {}  # activity options by task pointer
         # continue-as-new (engine/continuation.py): the threshold, what the next run gets
@@ -147,7 +147,7 @@ class DslWorkflow:
     @workflow.run
     async def run(self, args: Sequence[RawValue]) -> Any:
         info = self._info = workflow.info()
-        self._loop = loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()  # the run's own (deterministic) loop
         # Asked before every task (continue_as_new_due). The public path, Info's methods,
         # finds the runtime on the running loop each time (~8% of a loop of sets in the
         # sandbox); the SDK's workflow loop is that runtime, so its own methods are bound
@@ -158,6 +158,7 @@ class DslWorkflow:
         self._continue_suggested = getattr(
             loop, "workflow_is_continue_as_new_suggested", info.is_continue_as_new_suggested
         )
+        self._clock = loop.time
         queue = config_for(info.task_queue)
         self._limits = queue.limits
         request = self._request(info.workflow_type, info.task_queue, queue, args)
@@ -342,9 +343,10 @@ class DslWorkflow:
         Only the last PROGRESS_WINDOW or so are kept: a caller that fell
         further behind gets the oldest kept ones and sees the gap in ``seq``.
         """
+        first = max(since - self._progress_offset, 0)
         return [
-            {"task": task, "status": status, "at": at, "seq": seq}
-            for task, status, at, seq in self._progress[max(since - self._progress_offset, 0) :]
+            {"task": task, "status": status, "at": at, "seq": self._progress_offset + index}
+            for index, (task, status, at) in enumerate(self._progress[first:], start=first)
         ]
 
     @workflow.query
@@ -455,22 +457,25 @@ class DslWorkflow:
         await workflow.sleep(delay)
 
     def progress_note(self, pointer: str, status: str) -> None:
-        if status == "completed":
-            self._completed_here += 1
+        """Two per task run (started, then completed, failed or skipped): kept lean."""
+        running = self._running
         if status == "started":
-            self._running[pointer] = self._running.get(pointer, 0) + 1
-        elif status in ("completed", "failed") and pointer in self._running:
-            self._running[pointer] -= 1
-            if not self._running[pointer]:
-                del self._running[pointer]
-        seq = self._progress_offset + len(self._progress)
+            running[pointer] = running.get(pointer, 0) + 1
+        elif status == "completed" or status == "failed":
+            if status == "completed":
+                self._completed_here += 1
+            count = running.get(pointer)
+            if count == 1:
+                del running[pointer]
+            elif count is not None:
+                running[pointer] = count - 1
         # the workflow's event loop keeps workflow time: loop.time() is workflow.time(),
-        # without the SDK's runtime lookup (two notes per task)
-        now = self._loop.time() if self._loop is not None else workflow.time()
-        self._progress.append((pointer, status, now, seq))  # a dict when queried
-        if len(self._progress) >= 2 * PROGRESS_WINDOW:
-            dropped = len(self._progress) - PROGRESS_WINDOW
-            del self._progress[:dropped]
+        # without the SDK's runtime lookup
+        progress = self._progress
+        progress.append((pointer, status, self._clock()))  # a dict when queried
+        if len(progress) >= 2 * PROGRESS_WINDOW:
+            dropped = len(progress) - PROGRESS_WINDOW
+            del progress[:dropped]
             self._progress_offset += dropped
 
     async def activity(self, call: ActivityCall) -> Any:
