@@ -3,8 +3,11 @@
 The worker runs in this process (tests/harness.py), so this process's RSS is
 the worker's, plus the HTTP server's cached catalog, which is made before the
 baseline is taken. Python's objects for a catalog of small records take ~3x
-its JSON (json.loads of 48 MiB: +145 MiB), which sets the floor: the activity
-holds them and then their JSON, the workflow the JSON and then the objects.
+its JSON (48 MiB parsed: +143 MiB), which sets the floor. The peak is the
+workflow's decode: the SDK hands it the payload in a protobuf message (1x),
+reading ``payload.data`` copies it (1x), and the objects are built from that
+copy (3x): ~5x. ``json.loads`` added a sixth: it decodes the bytes into a str
+first, which orjson does not (dsl/json_values.py ``from_json``).
 """
 
 from __future__ import annotations
@@ -44,11 +47,11 @@ async def test_a_50_mb_document_run_peaks_under_8x_its_size_and_gives_the_memory
         result = await harness.run(flow)
         peak = growth()
     assert result["count"] > 100_000
-    # Before: 1.88 GB for one 50 MB payload (37x). Measured here, in one process with the
-    # HTTP server that streams the body: 3.3x to 6x from run to run (the issue's target
-    # is 4x and is not reliably met; the hand-written SDK worker: ~4.4x). The bound is
-    # what holds every time and still fails the old behaviour by far.
-    assert peak <= 8 * size, f"peak RSS growth {peak / 2**20:.0f} MiB for {size / 2**20:.0f} MiB"
+    # Before: 1.88 GB for one 50 MB payload (37x). Measured here: up to 6x with json.loads,
+    # 5.1x-5.2x (244-251 MiB) since from_json reads the bytes in place. The issue's 4x is
+    # below what the SDK's payload path allows (see the module docstring). The bound fails
+    # one more whole copy of the document, or the old behaviour by far.
+    assert peak <= 6 * size, f"peak RSS growth {peak / 2**20:.0f} MiB for {size / 2**20:.0f} MiB"
     # Given back after the run (malloc_trim shortly after a large run): before,
     # 1.38 GB stayed held.
     held = current_rss() - base
