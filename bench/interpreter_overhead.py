@@ -24,6 +24,10 @@ dev server's) per workflow: on 2 shared cores it shows the interpreter's own cos
 steadily than throughput does.
 
     .venv/bin/python bench/interpreter_overhead.py [--quick] [--rounds N] [--only NAME]
+
+``--against-itself`` measures the hand-written side against itself (same rounds, same
+order rotation): the spread of its per-round ratios is what noise alone gives on this
+machine, the yardstick for "none below 0.9".
 """
 
 from __future__ import annotations
@@ -199,7 +203,14 @@ async def main() -> None:
         choices=["hand-written", "DSL"],
         help="run only this contender, 3 times, and print its CPU/wf (to profile one side)",
     )
+    parser.add_argument(
+        "--against-itself",
+        action="store_true",
+        help="the hand-written side against itself: the per-round ratios noise alone gives",
+    )
     options = parser.parse_args()
+    if options.against_itself and options.solo:
+        parser.error("--against-itself compares two contenders; --solo runs one")
     quick = options.quick
     http = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
     http.daemon_threads = True
@@ -299,8 +310,12 @@ async def main() -> None:
                 for workload in workloads:
                     contenders: dict[str, Measure] = {
                         "hand-written": lambda w=workload: measure(w, w.sdk),  # type: ignore[misc]
-                        "DSL": lambda w=workload: measure(w, w.dsl),  # type: ignore[misc]
+                        "DSL": lambda w=workload: measure(  # type: ignore[misc]
+                            w, w.sdk if options.against_itself else w.dsl
+                        ),
                     }
+                    if options.against_itself:
+                        contenders["hand-written again"] = contenders.pop("DSL")
                     if options.solo:
                         await measure(
                             workload, workload.dsl if options.solo == "DSL" else workload.sdk
