@@ -130,7 +130,6 @@ class DslWorkflow:
         self._large = False  # a large payload passed through this run
         self._running: dict[str, int] = {}  # tasks started and not finished (fork: several)
         self._interpreter: Interpreter | None = None
-        self._info: workflow.Info | None = None
         self._history_length: Callable[[], int] = lambda: 0  # bound in run (see there)
         self._continue_suggested: Callable[[], bool] = lambda: False
         self._clock: Callable[[], float] = workflow.time  # the loop's own time() once it runs
@@ -146,7 +145,7 @@ class DslWorkflow:
 
     @workflow.run
     async def run(self, args: Sequence[RawValue]) -> Any:
-        info = self._info = workflow.info()
+        info = workflow.info()
         loop = asyncio.get_running_loop()  # the run's own (deterministic) loop
         # Asked before every task (continue_as_new_due). The public path, Info's methods,
         # finds the runtime on the running loop each time (~8% of a loop of sets in the
