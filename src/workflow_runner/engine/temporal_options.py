@@ -47,14 +47,17 @@ def retry_policy(spec: RetrySpec | None) -> RetryPolicy:
     )
 
 
-def activity_kwargs(
-    options: ActivityOptions, task_timeout: timedelta | None, pointer: str
-) -> dict[str, Any]:
+def activity_kwargs(options: ActivityOptions, task_timeout: timedelta | None) -> dict[str, Any]:
     """Keyword arguments of ``workflow.execute_activity`` for a task's activity.
 
     Without a start-to-close timeout, the task's ``timeout`` (else ten minutes) bounds
     each attempt, as before the definition could say more. A schedule-to-close timeout
     alone bounds the whole activity, so no per-attempt default is added then.
+
+    The Web UI's ``summary`` label is set only when the definition gives one: a summary
+    is a payload, and the SDK enters the sandbox once per payload it encodes, stores or
+    references (4 entries an activity, ~0.15 ms each on a 2-core VM: a default label on
+    every activity was 2.5% of a small workflow's CPU; see bench/RESULTS.md).
     """
     start_to_close = options.start_to_close
     if start_to_close is None and options.schedule_to_close is None:
@@ -65,8 +68,9 @@ def activity_kwargs(
         "schedule_to_start_timeout": options.schedule_to_start,
         "heartbeat_timeout": options.heartbeat_timeout,
         "retry_policy": retry_policy(options.retry),
-        "summary": options.summary or pointer,
     }
+    if options.summary is not None:
+        kwargs["summary"] = options.summary
     if (
         options.priority_key is not None
         or options.fairness_key is not None

@@ -492,7 +492,7 @@ class DslWorkflow:
                 args=request.arguments,
                 task_queue=request.task_queue,
                 result_type=RawValue,
-                **activity_kwargs(options, call.timeout or self._activity_timeout, call.pointer),
+                **activity_kwargs(options, call.timeout or self._activity_timeout),
             )
         else:
             if self._secret_scope.names and hasattr(request, "secret_scope"):
@@ -506,7 +506,7 @@ class DslWorkflow:
                 call.name,
                 fields,
                 result_type=RawValue,
-                **activity_kwargs(options, call.timeout or self._activity_timeout, call.pointer),
+                **activity_kwargs(options, call.timeout or self._activity_timeout),
             )
         raw = await _as_dsl_errors(started, call.pointer)
         return self._decode(raw.payload)
