@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from workflow_runner.dsl.expressions import json_size, measure
+from workflow_runner.dsl.expressions import json_size, measure, measure_pair
 
 
 def reference_size(value: Any, stop_after: int) -> int:
@@ -61,8 +61,9 @@ class Level(enum.IntEnum):
     HIGH = 3
 
 
-def test_json_size_counts_as_the_original_walk_including_where_it_stops() -> None:
-    rng = random.Random(3)
+def random_values(seed: int) -> Any:
+    """A function returning random JSON-ish values, leaves of every kind the walk sorts."""
+    rng = random.Random(seed)
     leaves: list[Any] = [None, True, False, 0, -5, 2**70, 3.0, 2.5, 1e300, "ab", "é\n"]
     leaves += [Text("x"), Level.HIGH, "\ud800"]
 
@@ -76,6 +77,11 @@ def test_json_size_counts_as_the_original_walk_including_where_it_stops() -> Non
             return tuple(value(depth - 1) for _ in range(rng.randrange(4)))
         return [value(depth - 1) for _ in range(rng.randrange(5))]
 
+    return value, rng
+
+
+def test_json_size_counts_as_the_original_walk_including_where_it_stops() -> None:
+    value, rng = random_values(3)
     for _ in range(3000):
         item = value(4)
         full = reference_size(item, 10**9)
@@ -109,3 +115,15 @@ def test_values_jq_would_change_are_not_plain(value: Any) -> None:
 
 def test_a_value_measured_only_in_part_is_not_plain() -> None:
     assert not measure({"a": "x" * 100}, 10)[1]
+
+
+def test_measuring_an_input_and_its_arguments_apart_gives_the_counts_of_measuring_both() -> None:
+    # measure_pair is what the workflow calls before every evaluation: its counts must
+    # be measure([data, args])'s, partial ones included (they pace the workflow)
+    value, rng = random_values(5)
+    for _ in range(2000):
+        data, args = value(3), {"item": value(2)}
+        full = reference_size([data, args], 10**9)
+        for stop in (0, 2, 3, 4, full - 1, full, full + 1, rng.randrange(full + 2)):
+            assert measure_pair(data, args, stop) == measure([data, args], stop), (data, stop)
+            assert measure_pair(data, args, stop)[0] == reference_size([data, args], stop)

@@ -14,6 +14,7 @@ from tests.engine.fake_io import FakeIO, run_dsl
 from tests.harness import Harness
 from workflow_runner.dsl.errors import DefinitionError, WorkflowError
 from workflow_runner.engine.definition import Definition, parse_definition
+from workflow_runner.engine.dialects import MODELS, DataModel
 from workflow_runner.engine.interpreter import Interpreter
 from workflow_runner.engine.registry import by_queue, queue_of, serve
 
@@ -37,6 +38,16 @@ async def run_zigflow(
         env=env or {},
     )
     return await interpreter.run(run_input)
+
+
+def test_only_a_data_model_that_passes_values_through_unchanged_says_it_does() -> None:
+    # passes_through lets the interpreter skip four calls a task: only honest while
+    # none of them is overridden
+    hooks = ("before_task", "record", "input_var", "output_var")
+    for name, model in MODELS.items():
+        overridden = [h for h in hooks if getattr(type(model), h) is not getattr(DataModel, h)]
+        assert model.passes_through == (not overridden), (name, overridden)
+    assert not MODELS["zigflow"].passes_through and MODELS["spec"].passes_through
 
 
 async def test_data_holds_every_task_result_by_task_name_and_set_merges_into_it() -> None:

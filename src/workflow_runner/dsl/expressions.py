@@ -48,7 +48,14 @@ from workflow_runner.dsl.expression_syntax import (
 )
 from workflow_runner.dsl.jq_pool import POOL, BudgetExceeded, JqError
 from workflow_runner.dsl.jq_subset import UNKNOWN
-from workflow_runner.dsl.json_values import from_json, json_size, larger_than, measure, to_json
+from workflow_runner.dsl.json_values import (
+    from_json,
+    json_size,
+    larger_than,
+    measure,
+    measure_pair,
+    to_json,
+)
 
 __all__ = [
     "BOUNDED_INPUT_BYTES",
@@ -71,6 +78,7 @@ __all__ = [
     "json_size",
     "larger_than",
     "measure",
+    "measure_pair",
     "referenced_names",
     "select_args",
     "template_body",
@@ -266,7 +274,7 @@ def evaluate(
     BOUNDED_INPUT_BYTES) lets an expression that :func:`is_bounded` skip the
     process round trip. ``selected``: the caller already applied
     :func:`select_args` and :func:`try_fast_path`; ``plain``: what
-    :func:`measure` said of ``[data, args]`` (measured here when not given).
+    :func:`measure_pair` said of ``data`` and ``args`` (measured here when not given).
     """
     if not selected:
         args = select_args(body, args)
@@ -276,7 +284,7 @@ def evaluate(
     subset = _subset(body)
     if subset is not None:
         if plain is None:
-            plain = measure([data, args], BOUNDED_INPUT_BYTES)[1]
+            plain = measure_pair(data, args, BOUNDED_INPUT_BYTES)[1]
         if plain:
             value = subset(data, args)
             if value is not UNKNOWN:

@@ -103,6 +103,14 @@ def measure(value: Any, stop_after: int) -> tuple[int, bool]:
     return size, plain[0] and size <= stop_after
 
 
+def measure_pair(data: Any, args: Any, stop_after: int) -> tuple[int, bool]:
+    """``measure([data, args], stop_after)``, without building the list: an expression's
+    input and its arguments, measured before every evaluation."""
+    plain = [True]
+    size = _walk(args, stop_after, _walk(data, stop_after, 3, plain), plain)  # [ , ]: 3 bytes
+    return size, plain[0] and size <= stop_after
+
+
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # The encoded size of short keys already seen (plain ones only): a workflow's values
@@ -146,12 +154,16 @@ def _walk(item: Any, stop: int, total: int, plain: list[bool]) -> int:
                 total += len(_encode_string(key if isinstance(key, str) else str(key)))
             if total > stop:
                 return total  # (the child's walk would add nothing)
-            # short strings and integers inline: most children are leaves
+            # leaves inline (ASCII strings, integers, booleans, null): most children are leaves
             child_kind = type(child)
             if child_kind is str and child.isascii():
                 total += len(_encode_string(child))
             elif child_kind is int:
                 total += len(int.__repr__(child))
+            elif child is None or child is True:
+                total += 4
+            elif child is False:
+                total += 5
             else:
                 total = _walk(child, stop, total, plain)
             if total > stop:
@@ -167,6 +179,10 @@ def _walk(item: Any, stop: int, total: int, plain: list[bool]) -> int:
                 total += len(_encode_string(child))
             elif child_kind is int:
                 total += len(int.__repr__(child))
+            elif child is None or child is True:
+                total += 4
+            elif child is False:
+                total += 5
             else:
                 total = _walk(child, stop, total, plain)
             if total > stop:

@@ -40,6 +40,10 @@ class DataModel:
     name = SPEC
     # A switch case naming a task jumps to it (spec), or runs it as a block (Zigflow).
     body_jumps_run_blocks = False
+    # True when ``before_task`` and ``record`` give nothing, ``input_var`` is the task's
+    # input and ``output_var`` null (the spec's): the interpreter then skips those calls,
+    # four per task run. A subclass overriding any of them must set it False.
+    passes_through = True
 
     @property
     def listen_timeout(self) -> timedelta | None:
@@ -145,6 +149,7 @@ class ZigflowModel(DataModel):
 
     name = ZIGFLOW
     body_jumps_run_blocks = True
+    passes_through = False
 
     def initial_data(self, run_input: Any) -> JsonObject:
         return {}

@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
         evaluate,
         from_json,
         json_size,
-        measure,
+        measure_pair,
         select_args,
         to_json,
         try_fast_path,
@@ -385,7 +385,7 @@ class DslWorkflow:
         hit, value = try_fast_path(body, data, args)
         if hit:
             return value
-        size, plain = measure([data, args], INLINE_EXPRESSION_BYTES)
+        size, plain = measure_pair(data, args, INLINE_EXPRESSION_BYTES)
         self._pacer.add(1 + size // BYTES_PER_UNIT)
         budget = self._limits.expression
         if size <= INLINE_EXPRESSION_BYTES:
