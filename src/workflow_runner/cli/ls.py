@@ -32,7 +32,7 @@ def ls(
     """List runs (id, type, status, start time), newest first; --query filters them."""
     from workflow_runner.cli.common import settings_or_exit
     from workflow_runner.cli.logs import configure_logging
-    from workflow_runner.cli.main import run_async
+    from workflow_runner.cli.options import run_async
 
     settings = settings_or_exit()
     configure_logging(settings, to_file=True)

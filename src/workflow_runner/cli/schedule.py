@@ -37,7 +37,7 @@ def schedule(
     """Create or update a definition's schedule (every, cron, after, on), delete it, or list."""
     from workflow_runner.cli.common import definition_or_exit, settings_or_exit
     from workflow_runner.cli.logs import configure_logging
-    from workflow_runner.cli.main import run_async
+    from workflow_runner.cli.options import run_async
 
     if list_ and (file is not None or delete):
         fail("--list takes no FILE and no --delete", EXIT_INVALID)
