@@ -10,17 +10,18 @@ from typing import Any
 import pytest
 from temporalio.converter import DataConverter
 
-import workflow_runner.engine.workflow as workflow_module
+import workflow_runner.engine.registry as registry_module
 from tests.engine.fake_io import FakeIO
 from tests.harness import workflow
 from workflow_runner.dsl.expressions import select_args
 from workflow_runner.engine.definition import model_of, parse_definition
 from workflow_runner.engine.interpreter import Interpreter
+from workflow_runner.engine.registry import served_model, served_options
 from workflow_runner.engine.secrets import SecretScope
 from workflow_runner.engine.tasks.base import wire_fields
 from workflow_runner.engine.tasks.call_http import HttpRequest
 from workflow_runner.engine.tasks.call_openapi import OpenApiRequest
-from workflow_runner.engine.workflow import DslWorkflow, _served_model, _served_options
+from workflow_runner.engine.workflow import DslWorkflow
 
 BODIES = [
     ".",
@@ -87,11 +88,11 @@ def test_a_served_definition_is_read_into_its_model_once(monkeypatch: pytest.Mon
         calls.append(definition)
         return real(definition)
 
-    monkeypatch.setattr(workflow_module, "model_of", counting)
-    first = _served_model(data)
-    assert _served_model(data) is first
+    monkeypatch.setattr(registry_module, "model_of", counting)
+    first = served_model(data)
+    assert served_model(data) is first
     assert len(calls) == 1
-    assert _served_model(dict(data)) is first  # an equal copy: found by content, once more
+    assert served_model(dict(data)) is first  # an equal copy: found by content, once more
     assert len(calls) == 2
 
 
@@ -102,7 +103,7 @@ class Clock:
 
 def test_progress_notes_are_queried_as_numbered_dicts() -> None:
     run = DslWorkflow()
-    run._clock = Clock().time
+    run._progress.clock = Clock().time
     run.progress_note("/do/0/a", "started")
     run.progress_note("/do/0/a", "completed")
     assert run.progress(1) == [{"task": "/do/0/a", "status": "completed", "at": 12.5, "seq": 1}]
@@ -113,14 +114,14 @@ def test_a_task_started_twice_runs_until_both_runs_end_and_skips_change_nothing(
     """Fork branches may run the same task pointer at once: ``status`` lists it running
     until each run ended (completed or failed); a skip was never counted as started."""
     run = DslWorkflow()
-    run._clock = Clock().time
+    run._progress.clock = Clock().time
     for status in ("started", "started", "skipped", "completed"):
         run.progress_note("/do/0/a", status)
-    assert run._running == {"/do/0/a": 1}
+    assert run._progress.running == {"/do/0/a": 1}
     run.progress_note("/do/0/a", "failed")
     run.progress_note("/do/1/b", "completed")  # never started here (a resumed run)
-    assert run._running == {}
-    assert run._completed_here == 2
+    assert run._progress.running == {}
+    assert run._progress.completed == 2
     assert [note["seq"] for note in run.progress(2)] == [2, 3, 4, 5]
 
 
@@ -167,5 +168,5 @@ def test_a_field_equal_to_its_default_but_of_another_type_is_sent() -> None:
 
 def test_a_served_definitions_activity_options_are_shared_by_its_runs() -> None:
     data = parse_definition(workflow("- a: {set: {x: 2}}"), "options.yaml").data
-    assert _served_options(data) is _served_options(data)
-    assert _served_options(dict(data)) is not _served_options(data)
+    assert served_options(data) is served_options(data)
+    assert served_options(dict(data)) is not served_options(data)

@@ -12,7 +12,6 @@ so the interpreter runs the same against Temporal and against a test fake.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -31,7 +30,6 @@ from workflow_runner.dsl.expressions import (
     uses_uuid,
     wanted_names,
 )
-from workflow_runner.dsl.extensions import Extension
 from workflow_runner.dsl.metadata import ANNOTATIONS
 from workflow_runner.dsl.model import TaskList, WorkflowModel
 from workflow_runner.engine.continuation import Frame, resumable, snapshot
@@ -41,15 +39,13 @@ from workflow_runner.engine.dialects import (
     DataModel,
     is_block,
 )
-from workflow_runner.engine.tasks import kind_of
+from workflow_runner.engine.extension_hooks import IN_EXTENSION, extended
 from workflow_runner.engine.tasks.base import Outcome, Task, WorkflowIO, checked, scope_of
 
 # MAX_THEN_JUMPS' default. Only jumps back to an earlier (or the same) task can
 # make a cycle, so only those are counted: a long ``for`` is never cut short.
 MAX_THEN_JUMPS = 10_000
 RUNTIME = {"name": "workflow-runner", "version": "0.1.0"}
-# Set while an extension's tasks run (per asyncio task: fork branches don't share it).
-_IN_EXTENSION: contextvars.ContextVar[bool] = contextvars.ContextVar("in_extension", default=False)
 _PER_TASK = frozenset({"input", "output", "task"})  # a task's arguments _arguments sets itself
 # The builtin as imported (outside the sandbox, whose thread-local isinstance costs ~1 µs a
 # call during activations; see dsl/expressions.py): per-task checks of our own models.
@@ -157,7 +153,7 @@ class Interpreter:
             if flow is not None and flow != "continue":
                 target = tasks.index_of(flow)
                 if target <= index:
-                    self._count_jump_back(task, flow)
+                    self.count_jump_back(task, flow)
                 index, jumped = target, True
                 continue
             index += 1
@@ -265,74 +261,16 @@ class Interpreter:
             flow = task.then
         return output, flow
 
-    # -- use.extensions (dsl/extensions.py) ------------------------------------
+    # -- use.extensions (dsl/extensions.py, engine/extension_hooks.py) ----------
 
     def _execution(
         self, task: Task, value: Any, args: dict[str, Any]
     ) -> Coroutine[Any, Any, Outcome]:
         """The task's run: its own ``execute`` when no extension may apply (one coroutine
-        less per task), else :meth:`_execute`."""
-        if not self.workflow.extensions or _IN_EXTENSION.get():
+        less per task), else with the extensions that apply (engine/extension_hooks.py)."""
+        if not self.workflow.extensions or IN_EXTENSION.get():
             return task.execute(self, value, args)
-        return self._execute(task, value, args)
-
-    async def _execute(self, task: Task, value: Any, args: dict[str, Any]) -> Outcome:
-        """The task, with the extensions that apply to it run around it."""
-        extensions = self.workflow.extensions
-        if not extensions or _IN_EXTENSION.get():
-            return await task.execute(self, value, args)
-        kind = kind_of(task)
-        applying: list[Extension] = []
-        for extension in extensions:
-            if extension.extends(kind) and await self._extension_applies(extension, task, args):
-                applying.append(extension)
-        for extension in applying:
-            if extension.before is not None:
-                output, flow = await self._run_extension(extension.before, value, args)
-                if flow in ("exit", "end"):  # the task is bypassed: the mock's answer is its output
-                    return output, "end" if flow == "end" else None
-        output, flow = await task.execute(self, value, args)
-        for extension in applying:
-            if extension.after is not None:
-                _, after_flow = await self._run_extension(extension.after, output, args)
-                if after_flow == "end":
-                    return output, "end"
-        return output, flow
-
-    async def _extension_applies(
-        self, extension: Extension, task: Task, args: dict[str, Any]
-    ) -> bool:
-        if extension.when is None:
-            return True
-        # ``$task`` with the task's own definition merged in: the spec's examples write
-        # ``$task.call`` and ``$task.with.endpoint`` as well as ``$task.definition...``.
-        described = {**dict(task.definition), **(args.get("task") or {})}
-        where = f"/use/extensions/{extension.name}/when"
-        bound = {**args, "task": described}
-        return truthy(await self.eval_field(extension.when, None, bound, where))
-
-    async def _run_extension(self, tasks: TaskList, value: Any, args: dict[str, Any]) -> Outcome:
-        """An extension's list, its own ``exit``/``end`` reported (``run_list`` absorbs
-        ``exit``); tasks inside it are not extended again."""
-        token = _IN_EXTENSION.set(True)
-        try:
-            scope: dict[str, Any] = {}
-            index = 0
-            while index < len(tasks.tasks):
-                inner = checked(tasks.tasks[index])
-                value, flow = await self.run_task(inner, value, scope)
-                if flow in ("exit", "end"):
-                    return value, flow
-                if flow is not None and flow != "continue":
-                    target = tasks.index_of(flow)
-                    if target <= index:
-                        self._count_jump_back(inner, flow)
-                    index = target
-                    continue
-                index += 1
-            return value, None
-        finally:
-            _IN_EXTENSION.reset(token)
+        return extended(self, task, value, args)
 
     # -- continue-as-new (engine/continuation.py) -------------------------------
 
@@ -418,7 +356,7 @@ class Interpreter:
 
         return unbind
 
-    def _count_jump_back(self, task: Task, target: str) -> None:
+    def count_jump_back(self, task: Task, target: str) -> None:
         """An endless ``then`` cycle fails the run instead of looping until history overflows."""
         self.jumps_back += 1
         if self.jumps_back > self.max_then_jumps:

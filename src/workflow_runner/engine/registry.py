@@ -21,8 +21,10 @@ from typing import Any
 
 from workflow_runner.config import workflow_env
 from workflow_runner.dsl.dialect import DIALECTS
+from workflow_runner.dsl.metadata import ActivityOptions
+from workflow_runner.dsl.model import WorkflowModel
 from workflow_runner.engine.catalog import resolve_references
-from workflow_runner.engine.definition import Definition
+from workflow_runner.engine.definition import Definition, model_of
 from workflow_runner.engine.limits import DEFAULT_LIMITS, RunLimits
 from workflow_runner.engine.scheduling.repeat import AFTER_TYPE
 from workflow_runner.engine.scheduling.triggers import ROUTER_TYPE
@@ -149,3 +151,35 @@ def serve(definitions: Iterable[Definition]) -> dict[str, Registered]:
             env=workflow_env(),
         )
     return served
+
+
+# A served definition is the same dict on every run of its type (engine/registry.py): its
+# model is found by identity, where model_of would serialize it to find it by content
+# (47 µs a run for bench/overhead.yaml, more for bigger definitions).
+# With it, the activity options of its tasks (a function of the definition and the task),
+# read once per process instead of once per run.
+_SERVED_MODELS: dict[int, tuple[dict[str, Any], WorkflowModel, dict[str, ActivityOptions]]] = {}
+
+
+def served_model(definition: dict[str, Any]) -> WorkflowModel:
+    """The model of a definition this process serves (its registry's dict), found by identity."""
+    return _served(definition)[1]
+
+
+def served_options(definition: dict[str, Any]) -> dict[str, ActivityOptions]:
+    """The activity options of its tasks by pointer, filled in as its runs read them."""
+    return _served(definition)[2]
+
+
+def _served(
+    definition: dict[str, Any],
+) -> tuple[dict[str, Any], WorkflowModel, dict[str, ActivityOptions]]:
+    known = _SERVED_MODELS.get(id(definition))
+    if known is not None and known[0] is definition:
+        return known
+    options: dict[str, ActivityOptions] = {}
+    entry = (definition, model_of(definition), options)
+    if len(_SERVED_MODELS) >= 256:  # workers restarted in one process: forget the old ones
+        _SERVED_MODELS.clear()
+    _SERVED_MODELS[id(definition)] = entry  # the dict kept: its id stays its own
+    return entry

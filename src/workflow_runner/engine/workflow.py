@@ -27,11 +27,8 @@ with workflow.unsafe.imports_passed_through():
     from workflow_runner.dsl.expressions import (
         BOUNDED_INPUT_BYTES,
         evaluate,
-        from_json,
-        json_size,
         measure_pair,
         select_args,
-        to_json,
         try_fast_path,
         uses_clock,
     )
@@ -45,7 +42,6 @@ with workflow.unsafe.imports_passed_through():
         search_attributes,
     )
     from workflow_runner.dsl.metadata import resolve as resolve_pointer
-    from workflow_runner.dsl.model import WorkflowModel
     from workflow_runner.engine.activities.expressions import SHELF, Shelved
     from workflow_runner.engine.continuation import FORMAT as CONTINUATION_FORMAT
     from workflow_runner.engine.definition import model_of
@@ -58,18 +54,19 @@ with workflow.unsafe.imports_passed_through():
     from workflow_runner.engine.limits import (
         BYTES_PER_UNIT,
         DEFAULT_LIMITS,
-        PAYLOAD_ENVELOPE_BYTES,
-        QUICK_WALK_BYTES,
         Pacer,
         check_payload_size,
-        refuse_payload,
         trim_memory_soon,
     )
+    from workflow_runner.engine.progress import PROGRESS_WINDOW as PROGRESS_WINDOW  # tests
+    from workflow_runner.engine.progress import Progress
     from workflow_runner.engine.registry import (
         AD_HOC_TYPE,
         CONTINUE_AS_NEW_AFTER_EVENTS,
         QueueConfig,
         config_for,
+        served_model,
+        served_options,
     )
     from workflow_runner.engine.secrets import NONCE_ACTIVITY, SecretScope, tokens_for
     from workflow_runner.engine.tasks.base import ActivityCall, Outcome, wire_fields
@@ -82,6 +79,7 @@ with workflow.unsafe.imports_passed_through():
         activity_kwargs,
         search_attribute_updates,
     )
+    from workflow_runner.engine.workflow_payloads import decode_result, encode_output
 
 # Above this much JSON, jq runs in a local activity rather than in workflow code.
 INLINE_EXPRESSION_BYTES = 256 * 1024
@@ -89,15 +87,7 @@ EXPRESSION_TIMEOUT = timedelta(minutes=2)
 # The local activity's own timeout is the expression budget plus this much for
 # moving its input and output (the budget itself is enforced by the jq pool).
 EXPRESSION_TRANSFER_MARGIN = timedelta(seconds=30)
-# Progress notes kept for the query; older ones are dropped
-# (a 1,000,000-item loop would otherwise keep 2,000,000 notes in memory).
-PROGRESS_WINDOW = 2000
 YIELD_PATCH = "yield-between-batches"
-# A workflow output or activity result this big has its JSON encoded and decoded here
-# (orjson, exactly measured) rather than by the SDK's converter; after a run that
-# held one, freed memory is handed back to the OS.
-LARGE_PAYLOAD_BYTES = 1024 * 1024
-JSON_PLAIN = b"json/plain"
 
 
 @dataclass
@@ -118,8 +108,7 @@ class DslWorkflow:
 
     def __init__(self) -> None:
         self._inbox = Inbox()  # signals, events, listen and emit (engine/inbox.py)
-        self._progress: list[tuple[str, str, float]] = []  # task, status, at (seq: offset+i)
-        self._progress_offset = 0  # notes dropped from the front of _progress
+        self._progress = Progress(workflow.time)  # the loop's own time() once it runs
         self._limits = DEFAULT_LIMITS
         self._pacer = Pacer()
         self._definitions: dict[str, dict[str, Any]] = {}
@@ -128,11 +117,9 @@ class DslWorkflow:
         self._shelved: dict[str, Shelved] = {}  # inputs of running local evaluations
         self._shelf_seq = 0
         self._large = False  # a large payload passed through this run
-        self._running: dict[str, int] = {}  # tasks started and not finished (fork: several)
         self._interpreter: Interpreter | None = None
         self._history_length: Callable[[], int] = lambda: 0  # bound in run (see there)
         self._continue_suggested: Callable[[], bool] = lambda: False
-        self._clock: Callable[[], float] = workflow.time  # the loop's own time() once it runs
         self._definition: dict[str, Any] = {}  # as the request carried it (metadata lookups)
         self._options: dict[str, ActivityOptions] = {}  # activity options by task pointer
         # continue-as-new (engine/continuation.py): the threshold, what the next run gets
@@ -140,7 +127,6 @@ class DslWorkflow:
         self._first_argument: Any = None  # the run request (ad hoc) or the input (served)
         self._chain = 1  # runs in this chain so far, this one included
         self._started_at = ""
-        self._completed_here = 0  # tasks completed by this run: it continues only after one
         self._activity_timeout: timedelta | None = None  # Zigflow: the top-level timeout
 
     @workflow.run
@@ -157,7 +143,7 @@ class DslWorkflow:
         self._continue_suggested = getattr(
             loop, "workflow_is_continue_as_new_suggested", info.is_continue_as_new_suggested
         )
-        self._clock = loop.time
+        self._progress.clock = loop.time
         queue = config_for(info.task_queue)
         self._limits = queue.limits
         request = self._request(info.workflow_type, info.task_queue, queue, args)
@@ -170,10 +156,10 @@ class DslWorkflow:
             model = (
                 model_of(request.definition)
                 if info.workflow_type == AD_HOC_TYPE
-                else _served_model(request.definition)
+                else served_model(request.definition)
             )
             if info.workflow_type != AD_HOC_TYPE:
-                self._options = _served_options(request.definition)
+                self._options = served_options(request.definition)
         except DefinitionError as error:
             raise ApplicationError(
                 f"the run request's definition is invalid: {error}",
@@ -200,7 +186,7 @@ class DslWorkflow:
         if continued is not None:
             self._started_at = continued["startedAt"]
             self._chain = int(continued["chain"])
-            self._progress_offset = int(continued.get("progressSeq", 0))
+            self._progress.offset = int(continued.get("progressSeq", 0))
             for event in continued["events"]:
                 self._inbox.buffer.add(event)
         interpreter = Interpreter(
@@ -243,7 +229,7 @@ class DslWorkflow:
         return state
 
     def continue_as_new_due(self) -> bool:
-        if not self._completed_here:  # every run of a chain makes progress, whatever the limit
+        if not self._progress.completed:  # every run of a chain makes progress, whatever the limit
             return False
         return self._history_length() >= self._continue_after or self._continue_suggested()
 
@@ -257,7 +243,7 @@ class DslWorkflow:
             "startedAt": self._started_at,
             "chain": self._chain + 1,
             "events": list(self._inbox.buffer.events.values()),
-            "progressSeq": self._progress_offset + len(self._progress),  # `run`'s printer goes on
+            "progressSeq": self._progress.next_seq,  # `run`'s printer goes on
             "secretNonce": self._secret_scope.nonce,
         }
         self._check_size(carried, "the state carried to the next run (continue-as-new)", "/")
@@ -309,24 +295,10 @@ class DslWorkflow:
         return RunRequest(served.data, run_input, served.children, served.env)
 
     def _encode_output(self, output: Any) -> Any:
-        """The output, checked against CLAIMCHECK_MAX_PAYLOAD_BYTES.
-
-        A large one is encoded here, once, with orjson (what is measured is
-        what is sent: a ``RawValue`` passes through the converter untouched).
-        ``json.dumps`` took ~0.1 s per 5 MB, twice (the check, then the
-        converter), inside the workflow task: a 60 MB output tripped the 2 s
-        deadlock detector.
-        """
-        if json_size(output, QUICK_WALK_BYTES) <= QUICK_WALK_BYTES:
-            self._check_size(output, "the workflow's output", "/output")
-            return output
-        data = to_json(output)
-        self._large = self._large or len(data) >= LARGE_PAYLOAD_BYTES
-        if len(data) + PAYLOAD_ENVELOPE_BYTES > self._limits.max_payload_bytes:
-            refuse_payload(
-                "the workflow's output", len(data), self._limits.max_payload_bytes, "/output"
-            )
-        return RawValue(Payload(metadata={"encoding": JSON_PLAIN}, data=data))
+        """The output as sent, checked against CLAIMCHECK_MAX_PAYLOAD_BYTES (workflow_payloads)."""
+        encoded, large = encode_output(output, self._limits.max_payload_bytes)
+        self._large = self._large or large
+        return encoded
 
     # -- signals and queries --------------------------------------------------
 
@@ -342,11 +314,7 @@ class DslWorkflow:
         Only the last PROGRESS_WINDOW or so are kept: a caller that fell
         further behind gets the oldest kept ones and sees the gap in ``seq``.
         """
-        first = max(since - self._progress_offset, 0)
-        return [
-            {"task": task, "status": status, "at": at, "seq": self._progress_offset + index}
-            for index, (task, status, at) in enumerate(self._progress[first:], start=first)
-        ]
+        return self._progress.since(since)
 
     @workflow.query
     def status(self) -> dict[str, Any]:
@@ -356,7 +324,7 @@ class DslWorkflow:
         """
         interpreter = self._interpreter
         return {
-            "running": sorted(self._running),
+            "running": sorted(self._progress.running),
             "context": interpreter.context if interpreter is not None else None,
             "tasksRun": interpreter.runs if interpreter is not None else 0,
         }
@@ -456,26 +424,7 @@ class DslWorkflow:
         await workflow.sleep(delay)
 
     def progress_note(self, pointer: str, status: str) -> None:
-        """Two per task run (started, then completed, failed or skipped): kept lean."""
-        running = self._running
-        if status == "started":
-            running[pointer] = running.get(pointer, 0) + 1
-        elif status == "completed" or status == "failed":
-            if status == "completed":
-                self._completed_here += 1
-            count = running.get(pointer)
-            if count == 1:
-                del running[pointer]
-            elif count is not None:
-                running[pointer] = count - 1
-        # the workflow's event loop keeps workflow time: loop.time() is workflow.time(),
-        # without the SDK's runtime lookup
-        progress = self._progress
-        progress.append((pointer, status, self._clock()))  # a dict when queried
-        if len(progress) >= 2 * PROGRESS_WINDOW:
-            dropped = len(progress) - PROGRESS_WINDOW
-            del progress[:dropped]
-            self._progress_offset += dropped
+        self._progress.note(pointer, status)
 
     async def activity(self, call: ActivityCall) -> Any:
         """Run a task's activity with the options its definition gives (dsl/metadata.py:
@@ -526,14 +475,11 @@ class DslWorkflow:
         return known
 
     def _decode(self, payload: Payload) -> Any:
-        """An activity result, decoded as the SDK's converter would; a large one marks the
-        run as one after which freed memory is handed back to the OS."""
-        if payload.metadata.get("encoding") != JSON_PLAIN:
-            return workflow.payload_converter().from_payload(payload)
-        data = payload.data  # (each read of a protobuf bytes field is a copy)
-        if len(data) >= LARGE_PAYLOAD_BYTES:
-            self._large = True
-        return from_json(data)
+        """An activity result; a large one marks the run as one after which freed memory
+        is handed back to the OS."""
+        value, large = decode_result(payload)
+        self._large = self._large or large
+        return value
 
     async def run_workflow(
         self, reference: str, input: Any, pointer: str, *, by_type: bool = False
@@ -581,36 +527,6 @@ class DslWorkflow:
             task.cancel()
         winner = next(t for t in tasks if t in done)  # lowest index: deterministic
         return winner.result()
-
-
-# A served definition is the same dict on every run of its type (engine/registry.py): its
-# model is found by identity, where model_of would serialize it to find it by content
-# (47 µs a run for bench/overhead.yaml, more for bigger definitions).
-# With it, the activity options of its tasks (a function of the definition and the task),
-# read once per process instead of once per run.
-_SERVED_MODELS: dict[int, tuple[dict[str, Any], WorkflowModel, dict[str, ActivityOptions]]] = {}
-
-
-def _served_model(definition: dict[str, Any]) -> WorkflowModel:
-    return _served(definition)[1]
-
-
-def _served_options(definition: dict[str, Any]) -> dict[str, ActivityOptions]:
-    return _served(definition)[2]
-
-
-def _served(
-    definition: dict[str, Any],
-) -> tuple[dict[str, Any], WorkflowModel, dict[str, ActivityOptions]]:
-    known = _SERVED_MODELS.get(id(definition))
-    if known is not None and known[0] is definition:
-        return known
-    options: dict[str, ActivityOptions] = {}
-    entry = (definition, model_of(definition), options)
-    if len(_SERVED_MODELS) >= 256:  # workers restarted in one process: forget the old ones
-        _SERVED_MODELS.clear()
-    _SERVED_MODELS[id(definition)] = entry  # the dict kept: its id stays its own
-    return entry
 
 
 def _temporal_info(info: workflow.Info) -> dict[str, Any]:
