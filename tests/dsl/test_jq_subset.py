@@ -246,3 +246,21 @@ def test_evaluate_answers_from_the_subset_and_still_reports_jq_errors() -> None:
     assert evaluate("[range(3)]", None, {}) == [0, 1, 2]
     with pytest.raises(Exception, match="cannot be added"):
         evaluate(". + 1", {"n": 1}, {}, in_process=True)
+
+
+def test_integer_sums_and_products_take_the_short_path_with_the_same_answers() -> None:
+    # _plus and _times answer int with int without _is_number/_number: same values, and
+    # UNKNOWN wherever the general path says a double could not hold the result exactly
+    from workflow_runner.dsl import jq_subset
+
+    exact = jq_subset._EXACT
+    edges = [0, 1, -1, 7, exact - 1, exact, exact + 1, -exact, -exact - 1, 2**60, -(2**60)]
+    for a, b in itertools.product(edges, edges):
+        general_sum = jq_subset._number(a + b) if abs(a) <= exact and abs(b) <= exact else UNKNOWN
+        general_product = (
+            jq_subset._number(a * b) if abs(a) <= exact and abs(b) <= exact else UNKNOWN
+        )
+        assert jq_subset._plus(a, b) is general_sum or jq_subset._plus(a, b) == general_sum
+        assert (
+            jq_subset._times(a, b) is general_product or jq_subset._times(a, b) == general_product
+        )

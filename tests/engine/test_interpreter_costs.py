@@ -5,6 +5,7 @@ loop iteration, a served definition's model, progress notes as the query shows t
 from __future__ import annotations
 
 import itertools
+import random
 from typing import Any
 
 import pytest
@@ -170,3 +171,21 @@ def test_a_served_definitions_activity_options_are_shared_by_its_runs() -> None:
     data = parse_definition(workflow("- a: {set: {x: 2}}"), "options.yaml").data
     assert served_options(data) is served_options(data)
     assert served_options(dict(data)) is not served_options(data)
+
+
+def test_a_pacer_tick_is_an_add_of_one_then_due() -> None:
+    # checkpoint's tick must yield exactly where add(1) + due() did: yields replay
+    from workflow_runner.engine.limits import Pacer
+
+    rng = random.Random(7)
+    ticking, adding = Pacer(every=50), Pacer(every=50)
+    for _ in range(5000):
+        if rng.random() < 0.3:
+            units = rng.randrange(1, 40)
+            ticking.add(units)
+            adding.add(units)
+        else:
+            adding.add(1)
+            assert ticking.tick() == adding.due()
+        assert (ticking.work, ticking.yields) == (adding.work, adding.yields)
+    assert ticking.yields > 10

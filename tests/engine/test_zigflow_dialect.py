@@ -43,7 +43,7 @@ async def run_zigflow(
 def test_only_a_data_model_that_passes_values_through_unchanged_says_it_does() -> None:
     # passes_through lets the interpreter skip four calls a task: only honest while
     # none of them is overridden
-    hooks = ("before_task", "record", "input_var", "output_var")
+    hooks = ("before_task", "record", "input_var", "output_var", "iteration_done", "dot")
     for name, model in MODELS.items():
         overridden = [h for h in hooks if getattr(type(model), h) is not getattr(DataModel, h)]
         assert model.passes_through == (not overridden), (name, overridden)

@@ -406,11 +406,16 @@ def _plus(a: Any, b: Any) -> Any:
     if b is None:
         return a
     kind = type(a)
+    if kind is int and type(b) is int:  # (the common case, without three calls)
+        if -_EXACT <= a <= _EXACT and -_EXACT <= b <= _EXACT:
+            total = a + b
+            return total if -_EXACT <= total <= _EXACT else UNKNOWN
+        return UNKNOWN
     if kind is not type(b):
         if _is_number(a) and _is_number(b):
             return _number(a + b)
         return UNKNOWN
-    if kind is int or kind is float:
+    if kind is float:
         return _number(a + b) if _is_number(a) and _is_number(b) else UNKNOWN
     if kind is str or kind is list:
         return a + b
@@ -424,6 +429,11 @@ def _minus(a: Any, b: Any) -> Any:
 
 
 def _times(a: Any, b: Any) -> Any:
+    if type(a) is int and type(b) is int:  # (the common case, without three calls)
+        if -_EXACT <= a <= _EXACT and -_EXACT <= b <= _EXACT:
+            product = a * b
+            return product if -_EXACT <= product <= _EXACT else UNKNOWN
+        return UNKNOWN
     return _number(a * b) if _is_number(a) and _is_number(b) else UNKNOWN
 
 

@@ -40,9 +40,11 @@ class DataModel:
     name = SPEC
     # A switch case naming a task jumps to it (spec), or runs it as a block (Zigflow).
     body_jumps_run_blocks = False
-    # True when ``before_task`` and ``record`` give nothing, ``input_var`` is the task's
-    # input and ``output_var`` null (the spec's): the interpreter then skips those calls,
-    # four per task run. A subclass overriding any of them must set it False.
+    # True when ``before_task``, ``record`` and ``iteration_done`` give nothing,
+    # ``input_var`` and ``dot`` are the value given and ``output_var`` null (the spec's):
+    # the interpreter then skips those calls, four per task run, one per expression and
+    # one per loop iteration.
+    # A subclass overriding any of them must set it False.
     passes_through = True
 
     @property

@@ -168,6 +168,15 @@ class Pacer:
     def add(self, units: int) -> None:
         self.work += units
 
+    def tick(self) -> bool:
+        """``add(1)`` then ``due()`` in one call (before every task run)."""
+        self.work += 1
+        if self.work < self.every:
+            return False
+        self.work = 0
+        self.yields += 1
+        return True
+
     def due(self) -> bool:
         if self.work < self.every:
             return False

@@ -26,10 +26,11 @@ with workflow.unsafe.imports_passed_through():
     from workflow_runner.dsl.errors import DefinitionError, WorkflowError
     from workflow_runner.dsl.expressions import (
         BOUNDED_INPUT_BYTES,
+        NOT_ANSWERED,
         evaluate,
+        fast_path,
         measure_pair,
         select_args,
-        try_fast_path,
         uses_clock,
     )
     from workflow_runner.dsl.metadata import (
@@ -109,6 +110,8 @@ class DslWorkflow:
     def __init__(self) -> None:
         self._inbox = Inbox()  # signals, events, listen and emit (engine/inbox.py)
         self._progress = Progress(workflow.time)  # the loop's own time() once it runs
+        # WorkflowIO.progress_note, twice a task run: the notes' own method, one call less
+        self.progress_note: Callable[[str, str], None] = self._progress.note
         self._limits = DEFAULT_LIMITS
         self._pacer = Pacer()
         self._definitions: dict[str, dict[str, Any]] = {}
@@ -350,8 +353,8 @@ class DslWorkflow:
         """
         if not selected:
             args = select_args(body, args)
-        hit, value = try_fast_path(body, data, args)
-        if hit:
+        value = fast_path(body, data, args)
+        if value is not NOT_ANSWERED:
             return value
         size, plain = measure_pair(data, args, INLINE_EXPRESSION_BYTES)
         self._pacer.add(1 + size // BYTES_PER_UNIT)
@@ -407,8 +410,7 @@ class DslWorkflow:
         before this existed have no such yields; ``workflow.patched`` keeps
         them replaying.
         """
-        self._pacer.add(1)
-        if self._pacer.due() and workflow.patched(YIELD_PATCH):
+        if self._pacer.tick() and workflow.patched(YIELD_PATCH):
             await workflow.execute_local_activity(
                 "evaluate_expression",
                 {"body": ".", "data": None, "where": pointer},
@@ -422,9 +424,6 @@ class DslWorkflow:
 
     async def sleep(self, delay: timedelta) -> None:
         await workflow.sleep(delay)
-
-    def progress_note(self, pointer: str, status: str) -> None:
-        self._progress.note(pointer, status)
 
     async def activity(self, call: ActivityCall) -> Any:
         """Run a task's activity with the options its definition gives (dsl/metadata.py:

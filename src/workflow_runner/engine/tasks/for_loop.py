@@ -40,6 +40,7 @@ class ForTask(Task):
         # The spec's for returns the last output: only a collecting dialect carries the others.
         collects = run.policy.for_output([0], [True], False, None) is not None
         escapes = run.policy.loop_context_escapes  # Zigflow: exports stay in the loop
+        passes_through = run.policy.passes_through  # (no iteration_done: the spec's)
         position = start
 
         def where_it_is() -> dict[str, Any]:  # read only if the run continues as new inside
@@ -80,9 +81,10 @@ class ForTask(Task):
                 if collects:  # else they would all stay alive until the loop ends
                     keys.append(index)
                     outputs.append(output)
-                done = run.policy.iteration_done(self, output)
-                if done:
-                    run.remember(done)
+                if not passes_through:
+                    done = run.policy.iteration_done(self, output)
+                    if done:
+                        run.remember(done)
                 if flow == "end":
                     return output, "end"
             return run.policy.for_output(keys, outputs, by_key, output), None
