@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -51,52 +51,48 @@ def start(file: Path, input: InputOption = None, workflow_id: IdOption = None) -
 
 def result(workflow_id: str) -> None:
     """Wait for a workflow's result and print it as JSON (exit 1 if it failed)."""
-    from workflow_runner.cli.common import settings_or_exit
-    from workflow_runner.cli.logs import configure_logging
-
-    settings = settings_or_exit()
-    configure_logging(settings, to_file=True)
-
-    async def fetch() -> Any:
-        from workflow_runner.runtime.services import open_runtime
-
-        async with open_runtime(settings, with_worker=False) as runtime:
-            with about_workflow(workflow_id, settings):
-                return await result_or_error(runtime.client.get_workflow_handle(workflow_id))
-
-    print_json(run_async(fetch()))
+    print_json(_on_run(workflow_id, result_or_error))
 
 
 def status(workflow_id: str) -> None:
     """Print where a run is — the tasks running now and its $context — as JSON."""
+
+    async def ask(handle: WorkflowHandle[Any, Any]) -> Any:
+        from datetime import timedelta
+
+        from temporalio.service import RPCError, RPCStatusCode
+
+        # A query is answered by a worker; none polling means no answer, not a hang.
+        try:
+            return await handle.query("status", rpc_timeout=timedelta(seconds=15))
+        except RPCError as e:
+            if e.status != RPCStatusCode.DEADLINE_EXCEEDED:
+                raise
+            fail(
+                f"no worker answered for workflow {workflow_id} within 15 s: is a "
+                "'run' or 'worker' serving its task queue?"
+            )
+
+    print_json(_on_run(workflow_id, ask))
+
+
+def _on_run(workflow_id: str, act: Callable[[WorkflowHandle[Any, Any]], Awaitable[Any]]) -> Any:
+    """``act`` on the handle of run ``workflow_id``, with no worker of our own: what
+    ``result`` and ``status`` share (an unknown id or namespace is named, not traced)."""
     from workflow_runner.cli.common import settings_or_exit
     from workflow_runner.cli.logs import configure_logging
 
     settings = settings_or_exit()
     configure_logging(settings, to_file=True)
 
-    async def ask() -> Any:
-        from datetime import timedelta
-
-        from temporalio.service import RPCError, RPCStatusCode
-
+    async def on_handle() -> Any:
         from workflow_runner.runtime.services import open_runtime
 
         async with open_runtime(settings, with_worker=False) as runtime:
             with about_workflow(workflow_id, settings):
-                handle = runtime.client.get_workflow_handle(workflow_id)
-                # A query is answered by a worker; none polling means no answer, not a hang.
-                try:
-                    return await handle.query("status", rpc_timeout=timedelta(seconds=15))
-                except RPCError as e:
-                    if e.status != RPCStatusCode.DEADLINE_EXCEEDED:
-                        raise
-                    fail(
-                        f"no worker answered for workflow {workflow_id} within 15 s: is a "
-                        "'run' or 'worker' serving its task queue?"
-                    )
+                return await act(runtime.client.get_workflow_handle(workflow_id))
 
-    print_json(run_async(ask()))
+    return run_async(on_handle())
 
 
 def emit(
