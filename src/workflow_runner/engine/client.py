@@ -14,8 +14,8 @@ from workflow_runner.config import Settings, workflow_env
 from workflow_runner.engine.catalog import resolve_references
 from workflow_runner.engine.definition import Definition
 from workflow_runner.engine.registry import AD_HOC_TYPE
+from workflow_runner.engine.run_request import RunRequest
 from workflow_runner.engine.visibility import check_registered, start_annotations
-from workflow_runner.engine.workflow import RunRequest
 
 
 class TemporalUnreachableError(Exception):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -64,10 +63,15 @@ with workflow.unsafe.imports_passed_through():
     from workflow_runner.engine.registry import (
         AD_HOC_TYPE,
         CONTINUE_AS_NEW_AFTER_EVENTS,
-        QueueConfig,
         config_for,
         served_model,
         served_options,
+    )
+    from workflow_runner.engine.run_request import (
+        RunRequest,
+        continued_state,
+        run_request,
+        temporal_info,
     )
     from workflow_runner.engine.secrets import NONCE_ACTIVITY, SecretScope, tokens_for
     from workflow_runner.engine.tasks.base import ActivityCall, Outcome, wire_fields
@@ -89,16 +93,6 @@ EXPRESSION_TIMEOUT = timedelta(minutes=2)
 # moving its input and output (the budget itself is enforced by the jq pool).
 EXPRESSION_TRANSFER_MARGIN = timedelta(seconds=30)
 YIELD_PATCH = "yield-between-batches"
-
-
-@dataclass
-class RunRequest:
-    """Everything a run needs, resolved by the client before it starts."""
-
-    definition: dict[str, Any]
-    input: Any = None
-    definitions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    env: dict[str, str] = field(default_factory=dict)
 
 
 # The SDK accepts both keywords (dynamic + failure types); only its overloads do not say so.
@@ -149,8 +143,8 @@ class DslWorkflow:
         self._progress.clock = loop.time
         queue = config_for(info.task_queue)
         self._limits = queue.limits
-        request = self._request(info.workflow_type, info.task_queue, queue, args)
-        continued = self._continued(args)
+        request = run_request(info.workflow_type, info.task_queue, queue, args)
+        continued = continued_state(args)
         self._first_argument = request if info.workflow_type == AD_HOC_TYPE else request.input
         self._definitions = request.definitions
         self._definition = request.definition
@@ -204,7 +198,7 @@ class DslWorkflow:
             secrets=tokens_for(names, self._secret_scope.nonce),
             env=request.env,
             max_then_jumps=self._limits.max_then_jumps,
-            data=model_for(model.dialect).workflow_data(_temporal_info(info)),
+            data=model_for(model.dialect).workflow_data(temporal_info(info)),
         )
         self._interpreter = interpreter
         if continued is not None:
@@ -220,16 +214,6 @@ class DslWorkflow:
             if self._large:
                 trim_memory_soon()
         return encoded
-
-    @staticmethod
-    def _continued(args: Sequence[RawValue]) -> dict[str, Any] | None:
-        """The previous run's state, when this run continues a chain (its second argument)."""
-        if len(args) < 2:
-            return None
-        state = workflow.payload_converter().from_payload(args[1].payload)
-        if not isinstance(state, dict) or state.get("continuation") != CONTINUATION_FORMAT:
-            return None
-        return state
 
     def continue_as_new_due(self) -> bool:
         if not self._progress.completed:  # every run of a chain makes progress, whatever the limit
@@ -273,29 +257,6 @@ class DslWorkflow:
         memo_values = memo(values, pointer)
         if memo_values:
             workflow.upsert_memo(memo_values)
-
-    @staticmethod
-    def _request(
-        workflow_type: str, task_queue: str, queue: QueueConfig, args: Sequence[RawValue]
-    ) -> RunRequest:
-        """The run request: sent whole for ad hoc runs, built from what the worker serves
-        for a definition started by its name (the input is then the workflow input)."""
-        converter = workflow.payload_converter()
-        if workflow_type == AD_HOC_TYPE:
-            request: RunRequest = converter.from_payload(args[0].payload, RunRequest)
-            return request
-        served = queue.definitions.get(workflow_type)
-        if served is None:
-            known = ", ".join(sorted(queue.definitions)) or "none"
-            raise ApplicationError(
-                f"workflow type {workflow_type!r} is not served on task queue {task_queue} "
-                f"(its workers serve: {known}); start a worker with "
-                "'workflow-runner worker --definitions' and the definition's file",
-                type="UnknownWorkflowType",
-                non_retryable=True,
-            )
-        run_input = converter.from_payload(args[0].payload) if args else None
-        return RunRequest(served.data, run_input, served.children, served.env)
 
     def _encode_output(self, output: Any) -> Any:
         """The output as sent, checked against CLAIMCHECK_MAX_PAYLOAD_BYTES (workflow_payloads)."""
@@ -526,32 +487,6 @@ class DslWorkflow:
             task.cancel()
         winner = next(t for t in tasks if t in done)  # lowest index: deterministic
         return winner.result()
-
-
-def _temporal_info(info: workflow.Info) -> dict[str, Any]:
-    """The run's Temporal info under Zigflow's names (its ``$data.workflow``)."""
-    timeout = info.execution_timeout
-    data: dict[str, Any] = {
-        "attempt": info.attempt,
-        "continued_execution_run_id": info.continued_run_id or "",
-        "cron_schedule": info.cron_schedule or "",
-        "first_run_id": info.first_execution_run_id,
-        "namespace": info.namespace,
-        "task_queue_name": info.task_queue,
-        "workflow_execution_id": info.workflow_id,
-        "workflow_execution_run_id": info.run_id,
-        "workflow_execution_timeout": timeout.total_seconds() if timeout else 0,
-        "workflow_start_time": info.start_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "workflow_type_name": info.workflow_type,
-    }
-    if info.root is not None:
-        data["root_workflow_execution_id"] = info.root.workflow_id
-        data["root_workflow_execution_run_id"] = info.root.run_id
-    if info.parent is not None:
-        data["parent_workflow_namespace"] = info.parent.namespace
-        data["parent_workflow_execution_id"] = info.parent.workflow_id
-        data["parent_workflow_execution_run_id"] = info.parent.run_id
-    return data
 
 
 async def _as_dsl_errors(call: Awaitable[Any], pointer: str) -> Any:
