@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import Replayer
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+import workflow_runner.engine.workflow as workflow_module
 from tests.harness import Harness, make_harness, workflow
 from workflow_runner.engine.limits import WORK_PER_YIELD
 from workflow_runner.engine.worker import PASSTHROUGH_MODULES
@@ -256,6 +257,21 @@ async def test_an_output_over_the_payload_limit_fails_the_run_once_naming_the_se
     assert error["title"] == "Payload too large"
     counts = await event_counts(handle)
     assert counts["workflow_task_failed"] == 0 and counts["workflow_execution_failed"] == 1
+
+
+async def test_a_refused_output_still_gives_its_memory_back_as_the_run_ends(
+    small_limits: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run held the refused output: the trim that returns freed pages to the OS is
+    scheduled as for any large run (it was skipped when the refusal came first)."""
+    trims: list[int] = []
+    monkeypatch.setattr(workflow_module, "trim_memory_soon", lambda: trims.append(1))
+    handle = await small_limits.start(
+        workflow("  - grow:\n      set:\n        blob: '${ \"x\" * 500000 }'\n")
+    )
+    error = await failure_of(handle)
+    assert error["title"] == "Payload too large"
+    assert trims, "no memory trim was scheduled for the run that held the refused output"
 
 
 async def test_an_activity_request_over_the_payload_limit_fails_before_it_is_scheduled(

@@ -291,9 +291,9 @@ class Interpreter:
         self.jumps_back = int(state.get("jumpsBack", 0))
         self.resume = list(state["frames"])
 
-    def _resumed_list(self, pointer: str) -> dict[str, Any] | None:
-        if not self.resume:
-            return None
+    def _resumed_list(self, pointer: str) -> dict[str, Any]:
+        """The next saved list of a continued run (only called while ``self.resume`` holds
+        some), checked to be the one the definition runs here."""
         saved = self.resume.pop(0)
         if saved["list"] != pointer:
             raise WorkflowError.of(

@@ -259,8 +259,15 @@ class DslWorkflow:
             workflow.upsert_memo(memo_values)
 
     def _encode_output(self, output: Any) -> Any:
-        """The output as sent, checked against CLAIMCHECK_MAX_PAYLOAD_BYTES (workflow_payloads)."""
-        encoded, large = encode_output(output, self._limits.max_payload_bytes)
+        """The output as sent, checked against CLAIMCHECK_MAX_PAYLOAD_BYTES (workflow_payloads).
+
+        An output refused as over the limit counts as large: the run held it, and its
+        memory goes back to the OS with the trim this run schedules as it ends."""
+        try:
+            encoded, large = encode_output(output, self._limits.max_payload_bytes)
+        except WorkflowError:
+            self._large = True
+            raise
         self._large = self._large or large
         return encoded
 
