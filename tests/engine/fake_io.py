@@ -16,6 +16,7 @@ from typing import Any
 from tests.harness import workflow
 from workflow_runner.dsl.errors import WorkflowError
 from workflow_runner.dsl.expressions import evaluate
+from workflow_runner.engine.data_reads import keeps_data
 from workflow_runner.engine.definition import parse_definition
 from workflow_runner.engine.events import EventBuffer, Listener, make_event
 from workflow_runner.engine.interpreter import Interpreter
@@ -46,14 +47,21 @@ class FakeIO:
     def now(self) -> float:
         return self.clock
 
-    async def checkpoint(self, pointer: str) -> None:
+    def pace(self) -> bool:
         self.checkpoints += 1
+        return False
 
-    async def evaluate(
-        self, body: str, data: Any, args: Mapping[str, Any], where: str, *, selected: bool = False
-    ) -> Any:
+    async def yield_to_temporal(self, pointer: str) -> None:
+        raise AssertionError("the fake never asks to yield")
+
+    def evaluate_now(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Any:
         # as the workflow does for small inputs: bounded expressions skip the evaluator process
         return evaluate(body, data, args, now=self.clock, where=where, in_process=True)
+
+    async def evaluate_later(
+        self, body: str, data: Any, args: Mapping[str, Any], where: str
+    ) -> Any:
+        raise AssertionError("the fake evaluates every expression now")
 
     async def sleep(self, delay: timedelta) -> None:
         self.sleeps.append(delay)
@@ -136,5 +144,6 @@ async def run_dsl(
         workflow=definition.model,
         io=io or FakeIO(),
         workflow_info={"id": "fast", "runId": "r1", "definition": {}, "startedAt": {}},
+        keeps_data=keeps_data(definition.model, definition.data),  # as the workflow decides
     )
     return await interpreter.run(run_input)

@@ -21,10 +21,12 @@ from typing import Any
 
 from workflow_runner.dsl.errors import WorkflowError
 from workflow_runner.dsl.expressions import (
+    NOT_ANSWERED,
     ZIGFLOW_FUNCTIONS_ARG,
     evaluate_field,
     evaluate_value,
     field_body,
+    select_args,
     template_body,
     truthy,
     uses_uuid,
@@ -47,6 +49,12 @@ from workflow_runner.engine.tasks.base import Outcome, Task, WorkflowIO, checked
 MAX_THEN_JUMPS = 10_000
 RUNTIME = {"name": "workflow-runner", "version": "0.1.0"}
 _PER_TASK = frozenset({"input", "output", "task"})  # a task's arguments _arguments sets itself
+
+
+def _unbind_nothing() -> None:
+    """What :meth:`Interpreter.bind_data` returns when ``$data`` is not kept."""
+
+
 # The builtin as imported (outside the sandbox, whose thread-local isinstance costs ~1 µs a
 # call during activations; see dsl/expressions.py): per-task checks of our own models.
 _isinstance = isinstance
@@ -62,6 +70,9 @@ class Interpreter:
     context: Any = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
     max_then_jumps: int = MAX_THEN_JUMPS
+    # False when nothing can read $data (engine/data_reads.py): set results and loop
+    # variables are then not merged into it, two dict copies per loop item saved.
+    keeps_data: bool = True
     runs: int = 0
     jumps_back: int = 0
     uuids: int = 0  # Zigflow's uuid: how many this run made (they derive from the run id)
@@ -104,60 +115,52 @@ class Interpreter:
     # -- task lists and tasks (Execution) --------------------------------------
 
     async def run_list(self, tasks: TaskList, value: Any, scope: dict[str, Any]) -> Outcome:
+        """Run ``tasks`` in order, following ``then``: one coroutine per list run (a loop's
+        body is one list run per item)."""
         frame = Frame(tasks.pointer)
         saved = self._resumed_list(tasks.pointer) if self.resume else None
         self.frames.append(frame)
         self.lists.append(tasks)
         try:
-            return await self._run_list(tasks, value, scope, frame, saved)
+            index = 0
+            declared = self._declared.get(id(tasks))  # run only when named (Zigflow)
+            if declared is None:
+                declared = self._declared[id(tasks)] = self.policy.declared(tasks)
+            jumped = False
+            if saved is not None:  # re-entered after a continue-as-new
+                index, value, jumped = saved["index"], saved["value"], True
+                for before in tasks.tasks[:index]:  # handlers the previous run had registered
+                    if checked(before).rerun_on_resume():
+                        await self.run_task(checked(before), value, scope)
+            while index < len(tasks.tasks):
+                if index in declared and not jumped:
+                    index += 1
+                    continue
+                jumped = False
+                task: Task = tasks.tasks[index]  # type: ignore[assignment]  # (checked below)
+                if not _isinstance(task, Task):
+                    checked(task)  # raises, naming the task
+                frame.at(index, task.pointer, value)
+                if saved is not None and self.resume:  # deeper lists saved: this task was running
+                    value, flow = await self._resume_task(task, saved, scope)
+                else:
+                    value, flow = await self.run_task(task, value, scope)
+                saved = None
+                if flow == "end":
+                    return value, "end"
+                if flow == "exit":
+                    return value, None
+                if flow is not None and flow != "continue":
+                    target = tasks.index_of(flow)
+                    if target <= index:
+                        self.count_jump_back(task, flow)
+                    index, jumped = target, True
+                    continue
+                index += 1
+            return value, None
         finally:
             self.frames.pop()
             self.lists.pop()
-
-    async def _run_list(
-        self,
-        tasks: TaskList,
-        value: Any,
-        scope: dict[str, Any],
-        frame: Frame,
-        saved: dict[str, Any] | None,
-    ) -> Outcome:
-        index = 0
-        declared = self._declared.get(id(tasks))  # run only when named (Zigflow)
-        if declared is None:
-            declared = self._declared[id(tasks)] = self.policy.declared(tasks)
-        jumped = False
-        if saved is not None:  # re-entered after a continue-as-new
-            index, value, jumped = saved["index"], saved["value"], True
-            for before in tasks.tasks[:index]:  # handlers the previous run had registered
-                if checked(before).rerun_on_resume():
-                    await self.run_task(checked(before), value, scope)
-        while index < len(tasks.tasks):
-            if index in declared and not jumped:
-                index += 1
-                continue
-            jumped = False
-            task: Task = tasks.tasks[index]  # type: ignore[assignment]  # (checked below)
-            if not _isinstance(task, Task):
-                checked(task)  # raises, naming the task
-            frame.at(index, task.pointer, value)
-            if saved is not None and self.resume:  # deeper lists saved: this task was running
-                value, flow = await self._resume_task(task, saved, scope)
-            else:
-                value, flow = await self.run_task(task, value, scope)
-            saved = None
-            if flow == "end":
-                return value, "end"
-            if flow == "exit":
-                return value, None
-            if flow is not None and flow != "continue":
-                target = tasks.index_of(flow)
-                if target <= index:
-                    self.count_jump_back(task, flow)
-                index, jumped = target, True
-                continue
-            index += 1
-        return value, None
 
     def _block_named(self, name: str) -> Task | None:
         """Zigflow: the ``do`` block a switch case names, in its own list, an enclosing
@@ -173,7 +176,8 @@ class Interpreter:
     async def run_task(self, task: Task, raw: Any, scope: dict[str, Any]) -> Outcome:
         pointer = task.pointer
         self.runs += 1
-        await self.io.checkpoint(pointer)
+        if self.io.pace():
+            await self.io.yield_to_temporal(pointer)
         if self.io.continue_as_new_due() and resumable(self.frames, pointer):
             await self.io.continue_as_new(self.state())
         task_info = {"name": task.name, "reference": pointer, "definition": task.definition}
@@ -340,9 +344,12 @@ class Interpreter:
 
     def remember(self, values: Mapping[str, Any]) -> None:
         # Never mutated in place: values are shared with task outputs.
-        self.data = {**self.data, **values}
+        if self.keeps_data:
+            self.data = {**self.data, **values}
 
     def bind_data(self, values: Mapping[str, Any]) -> Callable[[], None]:
+        if not self.keeps_data:
+            return _unbind_nothing
         data = self.data
         saved = {}
         for key in values:  # (not a comprehension: one call less, for each loop iteration)
@@ -422,17 +429,18 @@ class Interpreter:
                 selected[name] = {"uuid": None}
         return selected
 
-    # One string (the common case: a set, an if, an output.as) goes straight to its one
-    # evaluation, without evaluate_field/evaluate_value's coroutines; the result is the same.
-
     async def eval_field(self, expr: Any, value: Any, args: dict[str, Any], where: str) -> Any:
         """A task's own expression: ``.`` is what the dialect says (engine/dialects.py)."""
         policy = self.policy  # (the spec's dot is the value: no call)
         dot = value if policy.passes_through else policy.dot(value, self.data)
         if _isinstance(expr, str):
             body = field_body(expr)
-            return await self._one(body, dot, self._selected(body, args), where)
-        return await evaluate_field(expr, dot, self._arguments(args), self._evaluate, where)
+            selected = self._selected(body, args)
+            result = self._one(body, dot, selected, where)
+            if result is NOT_ANSWERED:
+                result = await self._one_later(body, dot, selected, where)
+            return result
+        return await evaluate_field(expr, dot, self._arguments(args), self.evaluate, where)
 
     async def eval_value(self, expr: Any, value: Any, args: dict[str, Any], where: str) -> Any:
         policy = self.policy  # (the spec's dot is the value: no call)
@@ -441,24 +449,42 @@ class Interpreter:
             body = template_body(expr)
             if body is None:
                 return expr
-            return await self._one(body, dot, self._selected(body, args), where)
-        return await evaluate_value(expr, dot, self._arguments(args), self._evaluate, where)
+            selected = self._selected(body, args)
+            result = self._one(body, dot, selected, where)
+            if result is NOT_ANSWERED:
+                result = await self._one_later(body, dot, selected, where)
+            return result
+        return await evaluate_value(expr, dot, self._arguments(args), self.evaluate, where)
 
     async def _eval_own(self, expr: Any, value: Any, args: dict[str, Any], where: str) -> Any:
         """``input.from``, ``output.as``, ``export.as``: ``.`` is ``value`` in every dialect."""
         if _isinstance(expr, str):
             body = field_body(expr)
-            return await self._one(body, value, self._selected(body, args), where)
-        return await evaluate_field(expr, value, self._arguments(args), self._evaluate, where)
+            selected = self._selected(body, args)
+            result = self._one(body, value, selected, where)
+            if result is NOT_ANSWERED:
+                result = await self._one_later(body, value, selected, where)
+            return result
+        return await evaluate_field(expr, value, self._arguments(args), self.evaluate, where)
 
-    def _one(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Awaitable[Any]:
-        """:meth:`_evaluate`, or the evaluation itself when no uuid is to be made
-        (``args`` come from :meth:`_selected`: the names ``body`` mentions, and only those)."""
+    # One string (the common case: a set, an if, an output.as) is evaluated here, without
+    # evaluate_field/evaluate_value's coroutines, and nearly always without one of its own:
+    # ``_one`` answers synchronously; only what it does not answer is awaited.
+
+    def _one(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Any:
+        """``body``'s value, or ``NOT_ANSWERED`` (then :meth:`_one_later`): a uuid to make,
+        or an input too big for the workflow thread. ``args`` come from :meth:`_selected`:
+        the names ``body`` mentions, and only those."""
         if ZIGFLOW_FUNCTIONS_ARG in args and uses_uuid(body):
-            return self._evaluate(body, data, args, where)
-        return self.io.evaluate(body, data, args, where, selected=True)
+            return NOT_ANSWERED
+        return self.io.evaluate_now(body, data, args, where)
 
-    async def _evaluate(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Any:
+    async def _one_later(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Any:
+        if ZIGFLOW_FUNCTIONS_ARG in args and uses_uuid(body):
+            return await self.evaluate(body, data, args, where)
+        return await self.io.evaluate_later(body, data, args, where)  # (counted by _one)
+
+    async def evaluate(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Any:
         """One jq body; in the Zigflow dialect a body calling ``uuid`` gets a fresh one.
 
         The uuid derives from the run id and a counter, so a replay of the run
@@ -469,7 +495,11 @@ class Interpreter:
             seed = f"{self.workflow_info.get('runId')}/{self.uuids}".encode()
             made = uuid.UUID(bytes=hashlib.sha256(seed).digest()[:16], version=4)
             args = {**args, ZIGFLOW_FUNCTIONS_ARG: {"uuid": str(made)}}
-        return await self.io.evaluate(body, data, args, where)
+        args = select_args(body, args)
+        value = self.io.evaluate_now(body, data, args, where)
+        if value is NOT_ANSWERED:
+            value = await self.io.evaluate_later(body, data, args, where)
+        return value
 
     def _time_left(self, limit: timedelta | None) -> timedelta | None:
         """The workflow's ``timeout`` less what the runs before this one in its

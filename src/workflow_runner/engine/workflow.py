@@ -29,7 +29,6 @@ with workflow.unsafe.imports_passed_through():
         evaluate,
         fast_path,
         measure_pair,
-        select_args,
         uses_clock,
     )
     from workflow_runner.dsl.metadata import (
@@ -44,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from workflow_runner.dsl.metadata import resolve as resolve_pointer
     from workflow_runner.engine.activities.expressions import SHELF, Shelved
     from workflow_runner.engine.continuation import FORMAT as CONTINUATION_FORMAT
+    from workflow_runner.engine.data_reads import keeps_data
     from workflow_runner.engine.definition import model_of
     from workflow_runner.engine.dialects import model_for
     from workflow_runner.engine.events import Listener
@@ -198,6 +198,7 @@ class DslWorkflow:
             secrets=tokens_for(names, self._secret_scope.nonce),
             env=request.env,
             max_then_jumps=self._limits.max_then_jumps,
+            keeps_data=keeps_data(model, request.definition),
             data=model_for(model.dialect).workflow_data(temporal_info(info)),
         )
         self._interpreter = interpreter
@@ -310,38 +311,39 @@ class DslWorkflow:
     def now(self) -> float:
         return workflow.time()
 
-    async def evaluate(
-        self, body: str, data: Any, args: Mapping[str, Any], where: str, *, selected: bool = False
-    ) -> Any:
-        """Small inputs inline; big ones in a local activity (see activities/expressions.py).
+    def evaluate_now(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Any:
+        """Small inputs inline; big ones ``NOT_ANSWERED``, for :meth:`evaluate_later`.
 
-        Both run jq in a killable evaluator process (dsl/jq_pool.py). Inline,
-        the time budget is capped below Temporal's deadlock detector
-        (``Budget.inline``); the local activity gets EXPRESSION_TIMEOUT_SECONDS.
+        Inline, jq runs in a killable evaluator process (dsl/jq_pool.py) whose
+        time budget is capped below Temporal's deadlock detector
+        (``Budget.inline``), or in-process when the expression is bounded.
         """
-        if not selected:
-            args = select_args(body, args)
         value = fast_path(body, data, args)
         if value is not NOT_ANSWERED:
             return value
         size, plain = measure_pair(data, args, INLINE_EXPRESSION_BYTES)
         self._pacer.add(1 + size // BYTES_PER_UNIT)
+        if size > INLINE_EXPRESSION_BYTES:
+            return NOT_ANSWERED
+        return evaluate(
+            body,
+            data,
+            args,
+            now=workflow.time() if uses_clock(body) else 0.0,
+            where=where,
+            budget=self._limits.expression.inline(),
+            in_process=size <= BOUNDED_INPUT_BYTES,
+            selected=True,
+            plain=plain,
+        )
+
+    async def evaluate_later(
+        self, body: str, data: Any, args: Mapping[str, Any], where: str
+    ) -> Any:
+        """A big input's expression, in a local activity (see activities/expressions.py)
+        with EXPRESSION_TIMEOUT_SECONDS; the activity gets the input by reference: it runs
+        in this process, so the document is not encoded, compressed and stored again."""
         budget = self._limits.expression
-        if size <= INLINE_EXPRESSION_BYTES:
-            return evaluate(
-                body,
-                data,
-                args,
-                now=workflow.time() if uses_clock(body) else 0.0,
-                where=where,
-                budget=budget.inline(),
-                in_process=size <= BOUNDED_INPUT_BYTES,
-                selected=True,
-                plain=plain,
-            )
-        # Off the workflow thread, in a local activity that gets the input by
-        # reference (activities/expressions.py): it runs in this process, so the
-        # document is not encoded, compressed and stored again to be evaluated.
         self._shelf_seq += 1
         token = f"{workflow.info().run_id}/{self._shelf_seq}"
         self._shelved[token] = shelved = Shelved(data, dict(args))
@@ -370,15 +372,18 @@ class DslWorkflow:
         finally:
             self._shelved.pop(token, None)
 
-    async def checkpoint(self, pointer: str) -> None:
-        """Called before every task run: yields to Temporal once enough work was done.
+    def pace(self) -> bool:
+        """Called before every task run: ``True`` once enough work was done to yield.
 
         See ``limits.WORK_PER_YIELD``: a no-op local activity every batch,
-        decided by counting, so replays yield at the same points. Histories recorded
-        before this existed have no such yields; ``workflow.patched`` keeps
-        them replaying.
+        decided by counting, so replays yield at the same points.
         """
-        if self._pacer.tick() and workflow.patched(YIELD_PATCH):
+        return self._pacer.tick()
+
+    async def yield_to_temporal(self, pointer: str) -> None:
+        """Histories recorded before the yields existed have none: ``workflow.patched``
+        keeps them replaying."""
+        if workflow.patched(YIELD_PATCH):
             await workflow.execute_local_activity(
                 "evaluate_expression",
                 {"body": ".", "data": None, "where": pointer},

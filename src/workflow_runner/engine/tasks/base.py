@@ -100,15 +100,28 @@ class WorkflowIO(Protocol):
 
     def now(self) -> float: ...
 
-    async def checkpoint(self, pointer: str) -> None:
-        """Before every task run: where the workflow may yield to Temporal between batches."""
+    def pace(self) -> bool:
+        """Before every task run: count it; ``True`` when the run is to yield to Temporal
+        first (:meth:`yield_to_temporal`). Split in two so that the ~100 000 task runs of a
+        long loop are not each a coroutine: only the rare yield is awaited."""
         ...
 
-    async def evaluate(
-        self, body: str, data: Any, args: Mapping[str, Any], where: str, *, selected: bool = False
+    async def yield_to_temporal(self, pointer: str) -> None:
+        """Yield to Temporal before ``pointer`` runs (after :meth:`pace` said so)."""
+        ...
+
+    def evaluate_now(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Any:
+        """One jq body over ``data``, ``args`` holding only the names it mentions
+        (``select_args``): in the workflow when its input is small, else ``NOT_ANSWERED``
+        (dsl/expressions.py), and then :meth:`evaluate_later` evaluates it. A synchronous
+        first step, because nearly every expression is answered by it (one coroutine less)."""
+        ...
+
+    async def evaluate_later(
+        self, body: str, data: Any, args: Mapping[str, Any], where: str
     ) -> Any:
-        """One jq body over ``data``; ``selected``: ``args`` holds only the names ``body``
-        mentions already (``select_args``), so they need not be selected again."""
+        """What :meth:`evaluate_now` did not answer, off the workflow thread (its input was
+        measured and counted by :meth:`evaluate_now` already: not again)."""
         ...
 
     async def sleep(self, delay: timedelta) -> None: ...
@@ -166,6 +179,11 @@ class Execution(Protocol):
 
     async def eval_value(self, expr: Any, value: Any, args: Bindings, where: str) -> Any:
         """A value in which every ``${ }`` string is evaluated (deeply)."""
+        ...
+
+    async def evaluate(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Any:
+        """One jq body over ``data`` with every binding in ``args`` (``bindings``): the
+        callback of ``evaluate_field``/``evaluate_value`` (Zigflow's uuid made here)."""
         ...
 
     async def run_list(self, tasks: TaskList, value: Any, scope: Bindings) -> Outcome: ...

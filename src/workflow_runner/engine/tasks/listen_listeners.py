@@ -52,7 +52,7 @@ _MISSING = object()
 async def _eval(run: Execution, expr: Any, dot: Any, args: Bindings, where: str) -> Any:
     """An expression of the listen with ``.`` = ``dot`` in every dialect (an event, its
     attribute, a payload): ``run.eval_field`` would make ``.`` Zigflow's ``$data``."""
-    return await evaluate_field(expr, dot, run.bindings(args), run.io.evaluate, where)
+    return await evaluate_field(expr, dot, run.bindings(args), run.evaluate, where)
 
 
 # -- the spec form ----------------------------------------------------------------
