@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from workflow_runner.dsl.expression_syntax import _compile, check_syntax
-from workflow_runner.dsl.expressions import evaluate
+from workflow_runner.dsl.expressions import NOT_ANSWERED, evaluate, subset_answer
 from workflow_runner.dsl.jq_subset import UNKNOWN, compile_subset
 from workflow_runner.dsl.json_values import measure
 
@@ -246,6 +246,13 @@ def test_evaluate_answers_from_the_subset_and_still_reports_jq_errors() -> None:
     assert evaluate("[range(3)]", None, {}) == [0, 1, 2]
     with pytest.raises(Exception, match="cannot be added"):
         evaluate(". + 1", {"n": 1}, {}, in_process=True)
+
+
+def test_subset_answer_is_the_subsets_value_or_not_answered_never_a_guess() -> None:
+    assert subset_answer(". + {n: (.n + 1)}", {"n": 1}, {}) == {"n": 2}
+    assert subset_answer("$item * 2", None, {"item": 3}) == 6
+    assert subset_answer(". + 1", {"n": 1}, {}) is NOT_ANSWERED  # jq raises: jq says so
+    assert subset_answer("[.[] | . * 2]", [1, 2], {}) is NOT_ANSWERED  # not in the subset
 
 
 def test_integer_sums_and_products_take_the_short_path_with_the_same_answers() -> None:

@@ -83,6 +83,7 @@ __all__ = [
     "measure_pair",
     "referenced_names",
     "select_args",
+    "subset_answer",
     "template_body",
     "to_json",
     "truthy",
@@ -285,14 +286,12 @@ def evaluate(
         hit, value = try_fast_path(body, data, args)
         if hit:
             return value
-    subset = _subset(body)
-    if subset is not None:
-        if plain is None:
-            plain = measure_pair(data, args, BOUNDED_INPUT_BYTES)[1]
-        if plain:
-            value = subset(data, args)
-            if value is not UNKNOWN:
-                return value
+    if plain is None and _subset(body) is not None:
+        plain = measure_pair(data, args, BOUNDED_INPUT_BYTES)[1]
+    if plain:
+        value = subset_answer(body, data, args)
+        if value is not _MISSING:
+            return value
     names = tuple(sorted(args))
     if in_process and is_bounded(body):
         try:
@@ -320,6 +319,20 @@ def evaluate(
     except BudgetExceeded as e:
         raise _expression_error(body, _budget_message(e, budget), where) from None
     return from_json(output) if output else None
+
+
+def subset_answer(body: str, data: Any, args: Mapping[str, Any]) -> Any:
+    """``body``'s value from jq's subset in Python (dsl/jq_subset.py), or ``NOT_ANSWERED``;
+    only for *plain* ``data`` and ``args`` (:func:`measure_pair`), selected for ``body``.
+
+    The workflow asks it first, before :func:`evaluate` and its keyword arguments,
+    budget and clock: most expressions of a loop are answered here.
+    """
+    subset = _subset(body)
+    if subset is None:
+        return _MISSING
+    value = subset(data, args)
+    return _MISSING if value is UNKNOWN else value
 
 
 def _budget_message(error: BudgetExceeded, budget: Budget) -> str:

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         evaluate,
         fast_path,
         measure_pair,
+        subset_answer,
         uses_clock,
     )
     from workflow_runner.dsl.metadata import (
@@ -314,9 +315,9 @@ class DslWorkflow:
     def evaluate_now(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Any:
         """Small inputs inline; big ones ``NOT_ANSWERED``, for :meth:`evaluate_later`.
 
-        Inline, jq runs in a killable evaluator process (dsl/jq_pool.py) whose
-        time budget is capped below Temporal's deadlock detector
-        (``Budget.inline``), or in-process when the expression is bounded.
+        Inline, jq's subset in Python answers most (dsl/jq_subset.py); the rest runs in
+        a killable evaluator process (dsl/jq_pool.py) whose time budget is capped below
+        Temporal's deadlock detector (``Budget.inline``), or in-process when bounded.
         """
         value = fast_path(body, data, args)
         if value is not NOT_ANSWERED:
@@ -325,6 +326,10 @@ class DslWorkflow:
         self._pacer.add(1 + size // BYTES_PER_UNIT)
         if size > INLINE_EXPRESSION_BYTES:
             return NOT_ANSWERED
+        if plain:
+            value = subset_answer(body, data, args)
+            if value is not NOT_ANSWERED:
+                return value
         return evaluate(
             body,
             data,
@@ -334,7 +339,7 @@ class DslWorkflow:
             budget=self._limits.expression.inline(),
             in_process=size <= BOUNDED_INPUT_BYTES,
             selected=True,
-            plain=plain,
+            plain=False,  # (the subset had its chance above)
         )
 
     async def evaluate_later(
