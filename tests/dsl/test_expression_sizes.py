@@ -65,6 +65,7 @@ def random_values(seed: int) -> Any:
     """A function returning random JSON-ish values, leaves of every kind the walk sorts."""
     rng = random.Random(seed)
     leaves: list[Any] = [None, True, False, 0, -5, 2**70, 3.0, 2.5, 1e300, "ab", "é\n"]
+    leaves += [9, 10, 99, 100, 9_999, 10_000, -1, -10_000]  # (the table of small sizes' edges)
     leaves += [Text("x"), Level.HIGH, "\ud800"]
 
     def value(depth: int) -> Any:

@@ -159,7 +159,7 @@ def _walk(item: Any, stop: int, total: int, plain: list[bool]) -> int:
             if child_kind is str and child.isascii():
                 total += len(_encode_string(child))
             elif child_kind is int:
-                total += len(int.__repr__(child))
+                total += _INT_SIZES[child] if 0 <= child < _INT_SIZES_UP_TO else _int_size(child)
             elif child is None or child is True:
                 total += 4
             elif child is False:
@@ -178,7 +178,7 @@ def _walk(item: Any, stop: int, total: int, plain: list[bool]) -> int:
             if child_kind is str and child.isascii():
                 total += len(_encode_string(child))
             elif child_kind is int:
-                total += len(int.__repr__(child))
+                total += _INT_SIZES[child] if 0 <= child < _INT_SIZES_UP_TO else _int_size(child)
             elif child is None or child is True:
                 total += 4
             elif child is False:
@@ -193,7 +193,7 @@ def _walk(item: Any, stop: int, total: int, plain: list[bool]) -> int:
     if item is False:
         return total + 5
     if kind is int:
-        return total + len(int.__repr__(item))
+        return total + (_INT_SIZES[item] if 0 <= item < _INT_SIZES_UP_TO else _int_size(item))
     if kind is float:
         if item.is_integer() or item != item or item in (_INFINITY, -_INFINITY):
             plain[0] = False
@@ -203,6 +203,16 @@ def _walk(item: Any, stop: int, total: int, plain: list[bool]) -> int:
 
 
 _INFINITY = float("inf")
+
+# The JSON size of the small non-negative integers, looked up: counters, indexes and steps
+# are most of a workflow's numbers, and ``len(int.__repr__(n))`` makes a string for each
+# (~0.3 µs; the lookup ~0.05 µs, measured inside a loop of sets).
+_INT_SIZES_UP_TO = 10_000
+_INT_SIZES = tuple(len(str(n)) for n in range(_INT_SIZES_UP_TO))
+
+
+def _int_size(number: int) -> int:
+    return len(int.__repr__(number))
 
 
 def _walk_subclass(item: Any, stop: int, total: int, plain: list[bool]) -> int:
