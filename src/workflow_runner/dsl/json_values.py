@@ -136,7 +136,7 @@ def _walk(item: Any, stop: int, total: int, plain: list[bool]) -> int:
             plain[0] = False
         return total + len(_encode_string(item))
     if kind is dict:
-        total += 1 + max(2 * len(item), 1)  # braces; a colon per key; commas
+        total += 1 + (2 * len(item) or 1)  # braces; a colon per key; commas (no max(): a call)
         for key, child in item.items():
             if type(key) is str:
                 size = _KEY_SIZES.get(key)
@@ -170,7 +170,7 @@ def _walk(item: Any, stop: int, total: int, plain: list[bool]) -> int:
                 return total
         return total
     if kind is list:
-        total += 1 + max(len(item), 1)  # brackets and commas
+        total += 1 + (len(item) or 1)  # brackets and commas
         if total > stop:
             return total
         for child in item:
