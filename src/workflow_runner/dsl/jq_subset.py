@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import weakref
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
@@ -275,8 +276,19 @@ def _identity(data: Any, args: Mapping[str, Any]) -> Any:
     return data
 
 
+# The value of each closure :func:`_constant` made (weakly: compiled subsets are cached,
+# not kept): a binary operator with a literal operand (``.n + 1``, ``$item * 2``) is
+# made without a call for the literal.
+_CONSTANT_VALUES: weakref.WeakKeyDictionary[Closure, Any] = weakref.WeakKeyDictionary()
+_NOT_CONSTANT = object()
+
+
 def _constant(value: Any) -> Closure:
-    return lambda data, args: value
+    def constant(data: Any, args: Mapping[str, Any]) -> Any:
+        return value
+
+    _CONSTANT_VALUES[constant] = value
+    return constant
 
 
 def _variable(name: str) -> Closure:
@@ -289,6 +301,9 @@ def _variable(name: str) -> Closure:
 
 
 def _field(of: Closure, key: str) -> Closure:
+    if of is _identity:  # ``.key``, the common case: no call for ``.``
+        return _dot_field(key)
+
     def field(data: Any, args: Mapping[str, Any]) -> Any:
         value = of(data, args)
         if value is None:
@@ -298,6 +313,17 @@ def _field(of: Closure, key: str) -> Closure:
         return UNKNOWN  # jq: cannot index (or UNKNOWN already)
 
     return field
+
+
+def _dot_field(key: str) -> Closure:
+    def dot_field(data: Any, args: Mapping[str, Any]) -> Any:
+        if data is None:
+            return None
+        if type(data) is dict:
+            return data.get(key)
+        return UNKNOWN  # jq: cannot index
+
+    return dot_field
 
 
 def _array(items: list[Closure]) -> Closure:
@@ -367,6 +393,10 @@ def _and(left: Closure, right: Closure) -> Closure:
 def _binary(op: Callable[[Any, Any], Any], left: Closure, right: Closure) -> Closure:
     # jq evaluates the right operand first; with no side effects and no generators the
     # order shows only in which error is reported, and errors go to jq anyway.
+    constant = _CONSTANT_VALUES.get(right, _NOT_CONSTANT)
+    if constant is not _NOT_CONSTANT:
+        return _binary_constant(op, left, constant)
+
     def binary(data: Any, args: Mapping[str, Any]) -> Any:
         a = left(data, args)
         if a is UNKNOWN:
@@ -377,6 +407,16 @@ def _binary(op: Callable[[Any, Any], Any], left: Closure, right: Closure) -> Clo
         return op(a, b)
 
     return binary
+
+
+def _binary_constant(op: Callable[[Any, Any], Any], left: Closure, b: Any) -> Closure:
+    def binary_constant(data: Any, args: Mapping[str, Any]) -> Any:
+        a = left(data, args)
+        if a is UNKNOWN:
+            return UNKNOWN
+        return op(a, b)
+
+    return binary_constant
 
 
 def _is_number(value: Any) -> bool:
