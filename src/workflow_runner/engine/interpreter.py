@@ -435,10 +435,9 @@ class Interpreter:
         dot = value if policy.passes_through else policy.dot(value, self.data)
         if _isinstance(expr, str):
             body = field_body(expr)
-            selected = self._selected(body, args)
-            result = self._one(body, dot, selected, where)
+            result = self._one(body, dot, args, where)
             if result is NOT_ANSWERED:
-                result = await self._one_later(body, dot, selected, where)
+                result = await self._later(body, dot, args, where)
             return result
         return await evaluate_field(expr, dot, self._arguments(args), self.evaluate, where)
 
@@ -449,10 +448,9 @@ class Interpreter:
             body = template_body(expr)
             if body is None:
                 return expr
-            selected = self._selected(body, args)
-            result = self._one(body, dot, selected, where)
+            result = self._one(body, dot, args, where)
             if result is NOT_ANSWERED:
-                result = await self._one_later(body, dot, selected, where)
+                result = await self._later(body, dot, args, where)
             return result
         return await evaluate_value(expr, dot, self._arguments(args), self.evaluate, where)
 
@@ -460,10 +458,9 @@ class Interpreter:
         """``input.from``, ``output.as``, ``export.as``: ``.`` is ``value`` in every dialect."""
         if _isinstance(expr, str):
             body = field_body(expr)
-            selected = self._selected(body, args)
-            result = self._one(body, value, selected, where)
+            result = self._one(body, value, args, where)
             if result is NOT_ANSWERED:
-                result = await self._one_later(body, value, selected, where)
+                result = await self._later(body, value, args, where)
             return result
         return await evaluate_field(expr, value, self._arguments(args), self.evaluate, where)
 
@@ -471,18 +468,20 @@ class Interpreter:
     # evaluate_field/evaluate_value's coroutines, and nearly always without one of its own:
     # ``_one`` answers synchronously; only what it does not answer is awaited.
 
-    def _one(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Any:
-        """``body``'s value, or ``NOT_ANSWERED`` (then :meth:`_one_later`): a uuid to make,
-        or an input too big for the workflow thread. ``args`` come from :meth:`_selected`:
-        the names ``body`` mentions, and only those."""
-        if ZIGFLOW_FUNCTIONS_ARG in args and uses_uuid(body):
+    def _one(self, body: str, data: Any, args: dict[str, Any], where: str) -> Any:
+        """``body``'s value, or ``NOT_ANSWERED`` (then :meth:`_later`, same arguments): a
+        uuid to make, or an input too big for the workflow thread. Only the names ``body``
+        mentions are looked up (:meth:`_selected`)."""
+        selected = self._selected(body, args)
+        if ZIGFLOW_FUNCTIONS_ARG in selected and uses_uuid(body):
             return NOT_ANSWERED
-        return self.io.evaluate_now(body, data, args, where)
+        return self.io.evaluate_now(body, data, selected, where)
 
-    async def _one_later(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Any:
-        if ZIGFLOW_FUNCTIONS_ARG in args and uses_uuid(body):
-            return await self.evaluate(body, data, args, where)
-        return await self.io.evaluate_later(body, data, args, where)  # (counted by _one)
+    async def _later(self, body: str, data: Any, args: dict[str, Any], where: str) -> Any:
+        selected = self._selected(body, args)
+        if ZIGFLOW_FUNCTIONS_ARG in selected and uses_uuid(body):
+            return await self.evaluate(body, data, selected, where)
+        return await self.io.evaluate_later(body, data, selected, where)  # (counted by _one)
 
     async def evaluate(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Any:
         """One jq body; in the Zigflow dialect a body calling ``uuid`` gets a fresh one.
