@@ -8,13 +8,18 @@ payloads (offloaded, and jq in a local activity).
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from tests.harness import Harness, reached, workflow
 from tests.httpserver import LocalHTTPServer
+from workflow_runner.dsl.model import WorkflowModel
 from workflow_runner.engine.worker import PASSTHROUGH_MODULES
-from workflow_runner.engine.workflow import DslWorkflow
+from workflow_runner.engine.workflow import WHOLE_DEFINITION_PATCH, DslWorkflow
 
 
 async def test_complex_run_replays(harness: Harness, http_server: LocalHTTPServer) -> None:
@@ -77,3 +82,80 @@ async def test_complex_run_replays(harness: Harness, http_server: LocalHTTPServe
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
+
+
+# -- $workflow.definition: the whole definition, old histories as they ran ---------------
+
+# More than BYTES_PER_UNIT (4 KiB) of definition: measured with $workflow, the whole
+# definition costs the Pacer more units per expression than the header did, so in a loop
+# long enough to yield, the yields fall elsewhere.
+NAMES_WORKFLOW = workflow(
+    """  - loop:
+      for: {each: i, in: '${ [range(2500)] }'}
+      do:
+        - read:
+            set: {n: '${ [$workflow.definition.document.name, $i] | length }'}
+  - who:
+      set:
+        name: ${ [$workflow.definition.document.name] | first }
+        tasks: ${ [$workflow.definition.do | length] | first }
+  - padding: {set: {p: '"""
+    + "x" * 6000
+    + """'}, if: '${ false }'}
+"""
+)
+
+
+def _replayer(harness: Harness) -> Replayer:
+    return Replayer(
+        workflows=[DslWorkflow],
+        data_converter=harness.client.data_converter,
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+        ),
+    )
+
+
+def _patch_markers(history: WorkflowHistory) -> list[str]:
+    """The WHOLE_DEFINITION_PATCH markers of ``history`` (not the yields' own patch)."""
+    return [
+        str(e.marker_recorded_event_attributes.details)
+        for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+        and WHOLE_DEFINITION_PATCH in str(e.marker_recorded_event_attributes.details)
+    ]
+
+
+async def test_workflow_definition_is_the_whole_definition_and_the_run_replays(
+    harness: Harness,
+) -> None:
+    """The spec's raise-inline.yaml reads $workflow.definition.document.name; it read null."""
+    handle = await harness.start(NAMES_WORKFLOW)
+    assert await handle.result() == {"name": "t", "tasks": 3}
+    history = await handle.fetch_history()
+    assert len(_patch_markers(history)) == 1
+    await _replayer(harness).replay_workflow(history)
+
+
+async def test_a_run_recorded_with_the_header_replays_with_the_header(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A history from before the change (no patch marker) must replay where it yielded:
+    its expressions are measured with the header, as they were."""
+
+    def as_before(definition: dict[str, Any], model: WorkflowModel) -> dict[str, Any]:
+        return dict(model.document.raw)  # what the code before the change did
+
+    with monkeypatch.context() as before:
+        before.setattr(DslWorkflow, "_workflow_definition", staticmethod(as_before))
+        handle = await harness.start(NAMES_WORKFLOW)
+        assert await handle.result() == {"name": None, "tasks": 0}
+        history = await handle.fetch_history()
+    assert _patch_markers(history) == []
+    await _replayer(harness).replay_workflow(history)  # a yield moved: nondeterminism
+
+
+async def test_a_definition_that_never_names_workflow_records_no_marker(harness: Harness) -> None:
+    handle = await harness.start(workflow("  - a: {set: {x: '${ [1] }'}}\n"))
+    await handle.result()
+    assert _patch_markers(await handle.fetch_history()) == []

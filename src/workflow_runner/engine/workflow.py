@@ -42,9 +42,10 @@ with workflow.unsafe.imports_passed_through():
         search_attributes,
     )
     from workflow_runner.dsl.metadata import resolve as resolve_pointer
+    from workflow_runner.dsl.model import WorkflowModel
     from workflow_runner.engine.activities.expressions import SHELF, Shelved
     from workflow_runner.engine.continuation import FORMAT as CONTINUATION_FORMAT
-    from workflow_runner.engine.data_reads import keeps_data
+    from workflow_runner.engine.data_reads import keeps_data, reads_workflow
     from workflow_runner.engine.definition import model_of
     from workflow_runner.engine.dialects import model_for
     from workflow_runner.engine.events import Listener
@@ -94,6 +95,11 @@ EXPRESSION_TIMEOUT = timedelta(minutes=2)
 # moving its input and output (the budget itself is enforced by the jq pool).
 EXPRESSION_TRANSFER_MARGIN = timedelta(seconds=30)
 YIELD_PATCH = "yield-between-batches"
+# $workflow.definition is the whole definition (the spec's examples read
+# $workflow.definition.document.name); it was the document header alone. An expression's
+# arguments are measured and the Pacer's yields follow their size, so runs recorded
+# before the change keep the header and replay as they ran (see _workflow_definition).
+WHOLE_DEFINITION_PATCH = "workflow-definition-whole"
 
 
 # The SDK accepts both keywords (dynamic + failure types); only its overloads do not say so.
@@ -193,7 +199,7 @@ class DslWorkflow:
             workflow_info={
                 "id": info.workflow_id,
                 "runId": info.run_id,
-                "definition": dict(model.document.raw),
+                "definition": self._workflow_definition(request.definition, model),
                 "startedAt": {"iso8601": self._started_at},
             },
             secrets=tokens_for(names, self._secret_scope.nonce),
@@ -216,6 +222,16 @@ class DslWorkflow:
             if self._large:
                 trim_memory_soon()
         return encoded
+
+    @staticmethod
+    def _workflow_definition(definition: dict[str, Any], model: WorkflowModel) -> dict[str, Any]:
+        """``$workflow.definition``: the whole definition, as the spec says. A run recorded
+        before it was (no WHOLE_DEFINITION_PATCH marker in its history) gets the document
+        header it had. Only a definition that may read ``$workflow`` asks (engine/data_reads.py):
+        one marker in each of its runs' histories."""
+        if reads_workflow(model, definition) and not workflow.patched(WHOLE_DEFINITION_PATCH):
+            return dict(model.document.raw)
+        return dict(definition)
 
     def continue_as_new_due(self) -> bool:
         if not self._progress.completed:  # every run of a chain makes progress, whatever the limit
