@@ -10,7 +10,7 @@ import pytest
 
 from tests.engine.fake_io import FakeIO
 from tests.harness import workflow
-from workflow_runner.engine.data_reads import keeps_data, reads_workflow
+from workflow_runner.engine.data_reads import keeps_data
 from workflow_runner.engine.definition import parse_definition
 from workflow_runner.engine.interpreter import Interpreter
 
@@ -96,13 +96,3 @@ async def test_a_run_that_skips_data_computes_what_a_run_that_keeps_it_does() ->
     assert skipped == kept == {"n": 1, "total": 10}
     assert with_data.data["total"] == 10 and "item" not in with_data.data  # (unbound after)
     assert without.data == {"a": 1}  # left as it started: the input's keys
-
-
-def test_workflow_is_read_only_by_a_definition_that_names_it() -> None:
-    def reads(body: str) -> bool:
-        definition = parse_definition(workflow(body), "reads.yaml")
-        return reads_workflow(definition.model, definition.data)
-
-    assert reads("  - a: {set: {x: '${ $workflow.input.url }'}}\n") is True
-    assert reads("  - a: {set: {x: '$workflows is not it'}}\n") is False
-    assert reads(LOOP) is False

@@ -8,6 +8,7 @@ payloads (offloaded, and jq in a local activity).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -17,7 +18,6 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from tests.harness import Harness, reached, workflow
 from tests.httpserver import LocalHTTPServer
-from workflow_runner.dsl.model import WorkflowModel
 from workflow_runner.engine.worker import PASSTHROUGH_MODULES
 from workflow_runner.engine.workflow import WHOLE_DEFINITION_PATCH, DslWorkflow
 
@@ -143,11 +143,13 @@ async def test_a_run_recorded_with_the_header_replays_with_the_header(
     """A history from before the change (no patch marker) must replay where it yielded:
     its expressions are measured with the header, as they were."""
 
-    def as_before(definition: dict[str, Any], model: WorkflowModel) -> dict[str, Any]:
-        return dict(model.document.raw)  # what the code before the change did
+    def as_before(self: DslWorkflow, args: Mapping[str, Any]) -> Mapping[str, Any]:
+        # what the code before the change measured and read: the header, and no marker
+        workflow_info = {**args["workflow"], "definition": self._header_definition}
+        return {**args, "workflow": workflow_info}
 
     with monkeypatch.context() as before:
-        before.setattr(DslWorkflow, "_workflow_definition", staticmethod(as_before))
+        before.setattr(DslWorkflow, "_as_recorded", as_before)
         handle = await harness.start(NAMES_WORKFLOW)
         assert await handle.result() == {"name": None, "tasks": 0}
         history = await handle.fetch_history()
@@ -155,7 +157,16 @@ async def test_a_run_recorded_with_the_header_replays_with_the_header(
     await _replayer(harness).replay_workflow(history)  # a yield moved: nondeterminism
 
 
-async def test_a_definition_that_never_names_workflow_records_no_marker(harness: Harness) -> None:
-    handle = await harness.start(workflow("  - a: {set: {x: '${ [1] }'}}\n"))
-    await handle.result()
+async def test_only_a_run_that_could_see_the_difference_records_a_marker(
+    harness: Harness,
+) -> None:
+    """$workflow.input.x is answered without measuring $workflow: no marker (the benchmark's
+    workflows read their URL so); reading the definition, even by a plain path, asks."""
+    plain = workflow("  - a: {set: {x: '${ $workflow.input.x }', y: '${ [1] }'}}\n")
+    handle = await harness.start(plain, {"x": 1})
+    assert await handle.result() == {"x": 1, "y": [1]}
     assert _patch_markers(await handle.fetch_history()) == []
+    reads = workflow("  - a: {set: {name: '${ $workflow.definition.document.name }'}}\n")
+    handle = await harness.start(reads)
+    assert await handle.result() == {"name": "t"}
+    assert len(_patch_markers(await handle.fetch_history())) == 1

@@ -73,6 +73,7 @@ __all__ = [
     "evaluate_value",
     "expression_body",
     "fast_path",
+    "fast_path_reaches",
     "field_body",
     "from_json",
     "is_bounded",
@@ -160,6 +161,13 @@ def _path_shape(body: str) -> tuple[str | None, tuple[str, ...], tuple[str, ...]
         return None
     root, keys = match.groups()
     return (root[1:] if root else None), tuple(keys.split(".")[1:]), tuple(pipes)
+
+
+def fast_path_reaches(body: str, variable: str, key: str) -> bool:
+    """Whether ``body``, answered by :func:`fast_path`, may return ``$variable.key`` or a
+    value holding it (``$variable`` itself, ``$variable.key...``, piped or not)."""
+    shape = _path_shape(body)
+    return shape is not None and shape[0] == variable and (not shape[1] or shape[1][0] == key)
 
 
 def _length(value: Any) -> Any:

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         NOT_ANSWERED,
         evaluate,
         fast_path,
+        fast_path_reaches,
         measure_pair,
         subset_answer,
         uses_clock,
@@ -42,10 +43,9 @@ with workflow.unsafe.imports_passed_through():
         search_attributes,
     )
     from workflow_runner.dsl.metadata import resolve as resolve_pointer
-    from workflow_runner.dsl.model import WorkflowModel
     from workflow_runner.engine.activities.expressions import SHELF, Shelved
     from workflow_runner.engine.continuation import FORMAT as CONTINUATION_FORMAT
-    from workflow_runner.engine.data_reads import keeps_data, reads_workflow
+    from workflow_runner.engine.data_reads import keeps_data
     from workflow_runner.engine.definition import model_of
     from workflow_runner.engine.dialects import model_for
     from workflow_runner.engine.events import Listener
@@ -98,7 +98,7 @@ YIELD_PATCH = "yield-between-batches"
 # $workflow.definition is the whole definition (the spec's examples read
 # $workflow.definition.document.name); it was the document header alone. An expression's
 # arguments are measured and the Pacer's yields follow their size, so runs recorded
-# before the change keep the header and replay as they ran (see _workflow_definition).
+# before the change keep the header and replay as they ran (see _as_recorded).
 WHOLE_DEFINITION_PATCH = "workflow-definition-whole"
 
 
@@ -121,6 +121,9 @@ class DslWorkflow:
         self._shelved: dict[str, Shelved] = {}  # inputs of running local evaluations
         self._shelf_seq = 0
         self._large = False  # a large payload passed through this run
+        # WHOLE_DEFINITION_PATCH: None until an expression could see the difference
+        self._whole_definition: bool | None = None
+        self._header_definition: dict[str, Any] = {}  # $workflow.definition before it
         self._interpreter: Interpreter | None = None
         self._history_length: Callable[[], int] = lambda: 0  # bound in run (see there)
         self._continue_suggested: Callable[[], bool] = lambda: False
@@ -193,13 +196,14 @@ class DslWorkflow:
             self._progress.offset = int(continued.get("progressSeq", 0))
             for event in continued["events"]:
                 self._inbox.buffer.add(event)
+        self._header_definition = dict(model.document.raw)
         interpreter = Interpreter(
             workflow=model,
             io=self,
             workflow_info={
                 "id": info.workflow_id,
                 "runId": info.run_id,
-                "definition": self._workflow_definition(request.definition, model),
+                "definition": dict(request.definition),  # the whole definition (the spec's)
                 "startedAt": {"iso8601": self._started_at},
             },
             secrets=tokens_for(names, self._secret_scope.nonce),
@@ -222,16 +226,6 @@ class DslWorkflow:
             if self._large:
                 trim_memory_soon()
         return encoded
-
-    @staticmethod
-    def _workflow_definition(definition: dict[str, Any], model: WorkflowModel) -> dict[str, Any]:
-        """``$workflow.definition``: the whole definition, as the spec says. A run recorded
-        before it was (no WHOLE_DEFINITION_PATCH marker in its history) gets the document
-        header it had. Only a definition that may read ``$workflow`` asks (engine/data_reads.py):
-        one marker in each of its runs' histories."""
-        if reads_workflow(model, definition) and not workflow.patched(WHOLE_DEFINITION_PATCH):
-            return dict(model.document.raw)
-        return dict(definition)
 
     def continue_as_new_due(self) -> bool:
         if not self._progress.completed:  # every run of a chain makes progress, whatever the limit
@@ -337,7 +331,13 @@ class DslWorkflow:
         """
         value = fast_path(body, data, args)
         if value is not NOT_ANSWERED:
+            if self._whole_definition is not True and fast_path_reaches(
+                body, "workflow", "definition"
+            ):
+                value = fast_path(body, data, self._as_recorded(args))
             return value
+        if "workflow" in args and self._whole_definition is not True:
+            args = self._as_recorded(args)  # (measured: its size counts)
         size, plain = measure_pair(data, args, INLINE_EXPRESSION_BYTES)
         self._pacer.add(1 + size // BYTES_PER_UNIT)
         if size > INLINE_EXPRESSION_BYTES:
@@ -357,6 +357,24 @@ class DslWorkflow:
             selected=True,
             plain=False,  # (the subset had its chance above)
         )
+
+    def _as_recorded(self, args: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``args`` with ``$workflow`` as this run's history has it: a run recorded before
+        ``$workflow.definition`` was the whole definition sees the header, so that what is
+        measured, and the yields counted from it, replay as they ran. The patch is asked at
+        the first expression that could see the difference (measured with ``$workflow``, or
+        reading its definition): runs that have none carry no marker in their history."""
+        interpreter = self._interpreter
+        if interpreter is None or args.get("workflow") is not interpreter.workflow_info:
+            return args  # (a loop variable named workflow)
+        if self._whole_definition is None:
+            self._whole_definition = workflow.patched(WHOLE_DEFINITION_PATCH)
+        if self._whole_definition:
+            return args
+        return {
+            **args,
+            "workflow": {**interpreter.workflow_info, "definition": self._header_definition},
+        }
 
     async def evaluate_later(
         self, body: str, data: Any, args: Mapping[str, Any], where: str
