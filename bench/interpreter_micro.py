@@ -42,6 +42,7 @@ from temporalio.converter import DataConverter
 
 import workflow_runner.engine.run_request as run_request_module
 import workflow_runner.engine.workflow as workflow_module
+import workflow_runner.engine.workflow_expressions as expressions_module
 import workflow_runner.engine.workflow_payloads as payloads_module
 from workflow_runner.engine.definition import load_definition
 from workflow_runner.engine.registry import QueueConfig, register, serve
@@ -155,7 +156,7 @@ async def main() -> None:
     definition = load_definition(BENCH / "overhead.yaml")
     register(QUEUE, QueueConfig(definitions=serve([definition])))
     stand_in = StandIn(definition.name)
-    for module in (workflow_module, run_request_module, payloads_module):  # what a run calls
+    for module in (workflow_module, run_request_module, payloads_module, expressions_module):
         setattr(module, "workflow", stand_in)  # noqa: B010 (the modules do not export it)
     run_input = CONVERTER.to_payloads([{"url": "http://127.0.0.1:1/answer"}])[0]
     for _ in range(20):  # warm-up: compiled jq, cached model

@@ -19,7 +19,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from tests.harness import Harness, reached, workflow
 from tests.httpserver import LocalHTTPServer
 from workflow_runner.engine.worker import PASSTHROUGH_MODULES
-from workflow_runner.engine.workflow import WHOLE_DEFINITION_PATCH, DslWorkflow
+from workflow_runner.engine.workflow import DslWorkflow
+from workflow_runner.engine.workflow_expressions import WHOLE_DEFINITION_PATCH, Expressions
 
 
 async def test_complex_run_replays(harness: Harness, http_server: LocalHTTPServer) -> None:
@@ -143,13 +144,13 @@ async def test_a_run_recorded_with_the_header_replays_with_the_header(
     """A history from before the change (no patch marker) must replay where it yielded:
     its expressions are measured with the header, as they were."""
 
-    def as_before(self: DslWorkflow, args: Mapping[str, Any]) -> Mapping[str, Any]:
+    def as_before(self: Expressions, args: Mapping[str, Any]) -> Mapping[str, Any]:
         # what the code before the change measured and read: the header, and no marker
-        workflow_info = {**args["workflow"], "definition": self._header_definition}
+        workflow_info = {**args["workflow"], "definition": self.header_definition}
         return {**args, "workflow": workflow_info}
 
     with monkeypatch.context() as before:
-        before.setattr(DslWorkflow, "_as_recorded", as_before)
+        before.setattr(Expressions, "_as_recorded", as_before)
         handle = await harness.start(NAMES_WORKFLOW)
         assert await handle.result() == {"name": None, "tasks": 0}
         history = await handle.fetch_history()

@@ -7,6 +7,8 @@ is mapped to the closest standard error type so ``catch`` can still match it.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from typing import Any
 
 from temporalio.exceptions import (
@@ -54,3 +56,18 @@ def _first_detail(error: ApplicationError) -> Any:
 def to_application_error(error: WorkflowError) -> ApplicationError:
     """How a DSL error ends a workflow: non-retryable, with the spec error as details."""
     return ApplicationError(str(error), error.to_dict(), type=error.type, non_retryable=True)
+
+
+async def as_dsl_errors(call: Awaitable[Any], pointer: str) -> Any:
+    """Failures of activities and child workflows become DSL errors a ``catch`` can match."""
+    try:
+        return await call
+    except asyncio.CancelledError:
+        raise
+    except Exception as err:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            # Cancelled from outside (a task's timeout, via wait_for): the activity's
+            # "Cancelled" is not the task's error; wait_for raises the timeout error.
+            raise asyncio.CancelledError from None
+        raise to_workflow_error(err, pointer) from None

@@ -23,16 +23,6 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from workflow_runner.dsl.errors import DefinitionError, WorkflowError
-    from workflow_runner.dsl.expressions import (
-        BOUNDED_INPUT_BYTES,
-        NOT_ANSWERED,
-        evaluate,
-        fast_path,
-        fast_path_reaches,
-        measure_pair,
-        subset_answer,
-        uses_clock,
-    )
     from workflow_runner.dsl.metadata import (
         ANNOTATIONS,
         NO_OPTIONS,
@@ -43,20 +33,17 @@ with workflow.unsafe.imports_passed_through():
         search_attributes,
     )
     from workflow_runner.dsl.metadata import resolve as resolve_pointer
-    from workflow_runner.engine.activities.expressions import SHELF, Shelved
     from workflow_runner.engine.continuation import FORMAT as CONTINUATION_FORMAT
     from workflow_runner.engine.data_reads import keeps_data
     from workflow_runner.engine.definition import model_of
     from workflow_runner.engine.dialects import model_for
     from workflow_runner.engine.events import Listener
-    from workflow_runner.engine.failures import to_application_error, to_workflow_error
+    from workflow_runner.engine.failures import as_dsl_errors, to_application_error
     from workflow_runner.engine.inbox import EVENT_SIGNAL as EVENT_SIGNAL  # cli: emit
     from workflow_runner.engine.inbox import Inbox
     from workflow_runner.engine.interpreter import Interpreter
     from workflow_runner.engine.limits import (
-        BYTES_PER_UNIT,
         DEFAULT_LIMITS,
-        Pacer,
         check_payload_size,
         trim_memory_soon,
     )
@@ -82,24 +69,13 @@ with workflow.unsafe.imports_passed_through():
         DEFAULT_ACTIVITY_TIMEOUT as DEFAULT_ACTIVITY_TIMEOUT,
     )
     from workflow_runner.engine.temporal_options import (
-        IO_RETRY,
         activity_kwargs,
         search_attribute_updates,
     )
+    from workflow_runner.engine.workflow_expressions import Expressions
     from workflow_runner.engine.workflow_payloads import decode_result, encode_output
 
-# Above this much JSON, jq runs in a local activity rather than in workflow code.
-INLINE_EXPRESSION_BYTES = 256 * 1024
 EXPRESSION_TIMEOUT = timedelta(minutes=2)
-# The local activity's own timeout is the expression budget plus this much for
-# moving its input and output (the budget itself is enforced by the jq pool).
-EXPRESSION_TRANSFER_MARGIN = timedelta(seconds=30)
-YIELD_PATCH = "yield-between-batches"
-# $workflow.definition is the whole definition (the spec's examples read
-# $workflow.definition.document.name); it was the document header alone. An expression's
-# arguments are measured and the Pacer's yields follow their size, so runs recorded
-# before the change keep the header and replay as they ran (see _as_recorded).
-WHOLE_DEFINITION_PATCH = "workflow-definition-whole"
 
 
 # The SDK accepts both keywords (dynamic + failure types); only its overloads do not say so.
@@ -114,16 +90,16 @@ class DslWorkflow:
         # WorkflowIO.progress_note, twice a task run: the notes' own method, one call less
         self.progress_note: Callable[[str, str], None] = self._progress.note
         self._limits = DEFAULT_LIMITS
-        self._pacer = Pacer()
+        # expressions and the Pacer (engine/workflow_expressions.py): WorkflowIO's methods
+        self._expressions = expressions = Expressions()
+        self.evaluate_now = expressions.evaluate_now
+        self.evaluate_later = expressions.evaluate_later
+        self.pace = expressions.pace
+        self.yield_to_temporal = expressions.yield_to_temporal
         self._definitions: dict[str, dict[str, Any]] = {}
         self._env: dict[str, str] = {}
         self._secret_scope = SecretScope()
-        self._shelved: dict[str, Shelved] = {}  # inputs of running local evaluations
-        self._shelf_seq = 0
         self._large = False  # a large payload passed through this run
-        # WHOLE_DEFINITION_PATCH: None until an expression could see the difference
-        self._whole_definition: bool | None = None
-        self._header_definition: dict[str, Any] = {}  # $workflow.definition before it
         self._interpreter: Interpreter | None = None
         self._history_length: Callable[[], int] = lambda: 0  # bound in run (see there)
         self._continue_suggested: Callable[[], bool] = lambda: False
@@ -152,7 +128,7 @@ class DslWorkflow:
         )
         self._progress.clock = loop.time
         queue = config_for(info.task_queue)
-        self._limits = queue.limits
+        self._limits = self._expressions.limits = queue.limits
         request = run_request(info.workflow_type, info.task_queue, queue, args)
         continued = continued_state(args)
         self._first_argument = request if info.workflow_type == AD_HOC_TYPE else request.input
@@ -196,7 +172,7 @@ class DslWorkflow:
             self._progress.offset = int(continued.get("progressSeq", 0))
             for event in continued["events"]:
                 self._inbox.buffer.add(event)
-        self._header_definition = dict(model.document.raw)
+        self._expressions.header_definition = dict(model.document.raw)
         interpreter = Interpreter(
             workflow=model,
             io=self,
@@ -212,7 +188,7 @@ class DslWorkflow:
             keeps_data=keeps_data(model, request.definition),
             data=model_for(model.dialect).workflow_data(temporal_info(info)),
         )
-        self._interpreter = interpreter
+        self._interpreter = self._expressions.interpreter = interpreter
         if continued is not None:
             interpreter.resume_from(continued)
         try:
@@ -322,115 +298,6 @@ class DslWorkflow:
     def now(self) -> float:
         return workflow.time()
 
-    def evaluate_now(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Any:
-        """Small inputs inline; big ones ``NOT_ANSWERED``, for :meth:`evaluate_later`.
-
-        Inline, jq's subset in Python answers most (dsl/jq_subset.py); the rest runs in
-        a killable evaluator process (dsl/jq_pool.py) whose time budget is capped below
-        Temporal's deadlock detector (``Budget.inline``), or in-process when bounded.
-        """
-        value = fast_path(body, data, args)
-        if value is not NOT_ANSWERED:
-            if self._whole_definition is not True and fast_path_reaches(
-                body, "workflow", "definition"
-            ):
-                value = fast_path(body, data, self._as_recorded(args))
-            return value
-        if "workflow" in args and self._whole_definition is not True:
-            args = self._as_recorded(args)  # (measured: its size counts)
-        size, plain = measure_pair(data, args, INLINE_EXPRESSION_BYTES)
-        self._pacer.add(1 + size // BYTES_PER_UNIT)
-        if size > INLINE_EXPRESSION_BYTES:
-            return NOT_ANSWERED
-        if plain:
-            value = subset_answer(body, data, args)
-            if value is not NOT_ANSWERED:
-                return value
-        return evaluate(
-            body,
-            data,
-            args,
-            now=workflow.time() if uses_clock(body) else 0.0,
-            where=where,
-            budget=self._limits.expression.inline(),
-            in_process=size <= BOUNDED_INPUT_BYTES,
-            selected=True,
-            plain=False,  # (the subset had its chance above)
-        )
-
-    def _as_recorded(self, args: Mapping[str, Any]) -> Mapping[str, Any]:
-        """``args`` with ``$workflow`` as this run's history has it: a run recorded before
-        ``$workflow.definition`` was the whole definition sees the header, so that what is
-        measured, and the yields counted from it, replay as they ran. The patch is asked at
-        the first expression that could see the difference (measured with ``$workflow``, or
-        reading its definition): runs that have none carry no marker in their history."""
-        interpreter = self._interpreter
-        if interpreter is None or args.get("workflow") is not interpreter.workflow_info:
-            return args  # (a loop variable named workflow)
-        if self._whole_definition is None:
-            self._whole_definition = workflow.patched(WHOLE_DEFINITION_PATCH)
-        if self._whole_definition:
-            return args
-        return {
-            **args,
-            "workflow": {**interpreter.workflow_info, "definition": self._header_definition},
-        }
-
-    async def evaluate_later(
-        self, body: str, data: Any, args: Mapping[str, Any], where: str
-    ) -> Any:
-        """A big input's expression, in a local activity (see activities/expressions.py)
-        with EXPRESSION_TIMEOUT_SECONDS; the activity gets the input by reference: it runs
-        in this process, so the document is not encoded, compressed and stored again."""
-        budget = self._limits.expression
-        self._shelf_seq += 1
-        token = f"{workflow.info().run_id}/{self._shelf_seq}"
-        self._shelved[token] = shelved = Shelved(data, dict(args))
-        SHELF[token] = shelved
-        del shelved
-        request = {
-            "body": body,
-            "reference": token,
-            "now": workflow.time(),
-            "where": where,
-            "seconds": budget.seconds,
-            "memory_mb": budget.memory_mb,
-        }
-        try:
-            return await _as_dsl_errors(
-                workflow.execute_local_activity(
-                    "evaluate_expression",
-                    request,
-                    start_to_close_timeout=timedelta(seconds=budget.seconds)
-                    + EXPRESSION_TRANSFER_MARGIN,
-                    retry_policy=IO_RETRY,
-                    summary=where,
-                ),
-                where,
-            )
-        finally:
-            self._shelved.pop(token, None)
-
-    def pace(self) -> bool:
-        """Called before every task run: ``True`` once enough work was done to yield.
-
-        See ``limits.WORK_PER_YIELD``: a no-op local activity every batch,
-        decided by counting, so replays yield at the same points.
-        """
-        return self._pacer.tick()
-
-    async def yield_to_temporal(self, pointer: str) -> None:
-        """Histories recorded before the yields existed have none: ``workflow.patched``
-        keeps them replaying."""
-        if workflow.patched(YIELD_PATCH):
-            await workflow.execute_local_activity(
-                "evaluate_expression",
-                {"body": ".", "data": None, "where": pointer},
-                start_to_close_timeout=EXPRESSION_TRANSFER_MARGIN,
-                retry_policy=IO_RETRY,
-                summary=f"yield to Temporal before {pointer}",
-            )
-
     def _check_size(self, value: Any, what: str, instance: str) -> None:
         check_payload_size(value, what, self._limits.max_payload_bytes, instance)
 
@@ -468,7 +335,7 @@ class DslWorkflow:
                 result_type=RawValue,
                 **activity_kwargs(options, call.timeout or self._activity_timeout),
             )
-        raw = await _as_dsl_errors(started, call.pointer)
+        raw = await as_dsl_errors(started, call.pointer)
         return self._decode(raw.payload)
 
     def _activity_options(self, pointer: str) -> ActivityOptions:
@@ -497,7 +364,7 @@ class DslWorkflow:
     ) -> Any:
         if by_type:  # Zigflow's run.workflow.type: any workflow type on this task queue
             self._check_size(input, "the child workflow's input", pointer)
-            return await _as_dsl_errors(
+            return await as_dsl_errors(
                 workflow.execute_child_workflow(reference, input, id=self._child_id(pointer)),
                 pointer,
             )
@@ -510,7 +377,7 @@ class DslWorkflow:
                 instance=pointer,
             )
         self._check_size(input, "the child workflow's input", pointer)
-        return await _as_dsl_errors(
+        return await as_dsl_errors(
             workflow.execute_child_workflow(
                 AD_HOC_TYPE,
                 RunRequest(definition, input, self._definitions, self._env),
@@ -538,18 +405,3 @@ class DslWorkflow:
             task.cancel()
         winner = next(t for t in tasks if t in done)  # lowest index: deterministic
         return winner.result()
-
-
-async def _as_dsl_errors(call: Awaitable[Any], pointer: str) -> Any:
-    """Failures of activities and child workflows become DSL errors a ``catch`` can match."""
-    try:
-        return await call
-    except asyncio.CancelledError:
-        raise
-    except Exception as err:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            # Cancelled from outside (a task's timeout, via wait_for): the activity's
-            # "Cancelled" is not the task's error; wait_for raises the timeout error.
-            raise asyncio.CancelledError from None
-        raise to_workflow_error(err, pointer) from None
