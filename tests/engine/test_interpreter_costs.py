@@ -22,7 +22,7 @@ from workflow_runner.engine.secrets import SecretScope
 from workflow_runner.engine.tasks.base import wire_fields
 from workflow_runner.engine.tasks.call_http import HttpRequest
 from workflow_runner.engine.tasks.call_openapi import OpenApiRequest
-from workflow_runner.engine.workflow import DslWorkflow
+from workflow_runner.engine.workflow import PROGRESS_WINDOW, DslWorkflow
 
 BODIES = [
     ".",
@@ -124,6 +124,22 @@ def test_a_task_started_twice_runs_until_both_runs_end_and_skips_change_nothing(
     assert run._progress.running == {}
     assert run._progress.completed == 2
     assert [note["seq"] for note in run.progress(2)] == [2, 3, 4, 5]
+
+
+def test_a_task_started_before_old_notes_were_dropped_is_still_listed_running() -> None:
+    """``running`` is tallied when asked: the notes dropped past the window must still
+    count, or a long wait that began thousands of notes ago would vanish from ``status``."""
+    run = DslWorkflow()
+    run._progress.clock = Clock().time
+    run.progress_note("/do/0/waiting", "started")
+    run.progress_note("/do/1/done", "started")
+    for _ in range(2 * PROGRESS_WINDOW):
+        run.progress_note("/do/2/loop/do/0/step", "started")
+        run.progress_note("/do/2/loop/do/0/step", "completed")
+    run.progress_note("/do/1/done", "completed")
+    assert run._progress.offset > 0  # the first notes were dropped
+    assert run._progress.running == {"/do/0/waiting": 1}
+    assert run.status()["running"] == ["/do/0/waiting"]
 
 
 @pytest.mark.parametrize(

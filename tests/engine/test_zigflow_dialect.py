@@ -560,7 +560,11 @@ async def test_data_workflow_holds_the_runs_temporal_info_under_zigflows_names(
         id: ${ $data.workflow.workflow_execution_id }
         type: ${ $data.workflow.workflow_type_name }
         queue: ${ $data.workflow.task_queue_name }
+        started: ${ $data.workflow.workflow_start_time }
 """
     )
     out = await handle.result()
+    started = out.pop("started")
     assert out == {"id": handle.id, "type": "DslWorkflow", "queue": harness.task_queue}
+    described = await handle.describe()
+    assert started == described.start_time.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
@@ -60,6 +61,15 @@ def continued_state(args: Sequence[RawValue]) -> dict[str, Any] | None:
     return state
 
 
+def zulu_seconds(moment: datetime) -> str:
+    """``%Y-%m-%dT%H:%M:%SZ`` (Zigflow's layout) without ``strftime``, which in the
+    sandbox imports ``time`` through the sandbox's import hook on every call."""
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+        f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}Z"
+    )
+
+
 def temporal_info(info: workflow.Info) -> dict[str, Any]:
     """The run's Temporal info under Zigflow's names (its ``$data.workflow``)."""
     timeout = info.execution_timeout
@@ -73,7 +83,7 @@ def temporal_info(info: workflow.Info) -> dict[str, Any]:
         "workflow_execution_id": info.workflow_id,
         "workflow_execution_run_id": info.run_id,
         "workflow_execution_timeout": timeout.total_seconds() if timeout else 0,
-        "workflow_start_time": info.start_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "workflow_start_time": zulu_seconds(info.start_time),
         "workflow_type_name": info.workflow_type,
     }
     if info.root is not None:

@@ -186,7 +186,7 @@ class DslWorkflow:
             env=request.env,
             max_then_jumps=self._limits.max_then_jumps,
             keeps_data=keeps_data(model, request.definition),
-            data=model_for(model.dialect).workflow_data(temporal_info(info)),
+            data=model_for(model.dialect).workflow_data(lambda: temporal_info(info)),
         )
         self._interpreter = self._expressions.interpreter = interpreter
         if continued is not None:
