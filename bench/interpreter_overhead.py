@@ -5,6 +5,9 @@ Workloads (DSL definition vs hand-written workflow, same worker, same
 
 - overhead: 10 `set`, 2 `call: http`, a `for` over 100 items (bench/overhead.yaml
   vs `_harness.HandWritten`), 300 workflows a round, 8 in flight;
+- the small workloads one by one (`_handwritten_small.py`), 200 a round, 8 in flight:
+  3 × `set`; one `call: http` of 1 KB and of 200 KB (over the claim-check threshold);
+  a `for` over 100 items adding to a total; a `fork` of 4 calls of 1 KB;
 - 5 MB fetch: `call: http` of a 5 MB catalog, returned whole, one at a time;
 - 5 MB + count: the same call, then a `set` that counts its products
   (`${ .products | length }` vs `len(document["products"])`), one at a time
@@ -48,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from _handwritten_large import CountItems, FetchDocument
+from _handwritten_small import CallOnce, ForkOf4, LoopOf100, ThreeSets
 from _harness import (
     HandWritten,
     Measure,
@@ -81,6 +85,37 @@ FETCH = """
 document: {dsl: '1.0.0', namespace: bench, name: fetch, version: '1.0.0'}
 do:
   - fetch: {call: http, with: {method: get, endpoint: '${ $workflow.input.url }'}}
+"""
+THREE_SETS = """
+document: {dsl: '1.0.0', namespace: bench, name: three-sets, version: '1.0.0'}
+do:
+  - s0: {set: {n: 1, step0: 0}}
+  - s1: {set: '${ . + {n: (.n + 1), step1: 1} }'}
+  - s2: {set: '${ . + {n: (.n + 1), step2: 2} }'}
+"""
+CALL_ONCE = """
+document: {dsl: '1.0.0', namespace: bench, name: call-once, version: '1.0.0'}
+do:
+  - fetch: {call: http, with: {method: get, endpoint: '${ $workflow.input.url }'}}
+"""
+LOOP_OF_100 = """
+document: {dsl: '1.0.0', namespace: bench, name: loop-of-100, version: '1.0.0'}
+do:
+  - loop:
+      for: {each: item, in: '${ [range(100)] }'}
+      do:
+        - add: {set: '${ . + {total: ((.total // 0) + $item * 2)} }'}
+"""
+FORK_OF_4 = """
+document: {dsl: '1.0.0', namespace: bench, name: fork-of-4, version: '1.0.0'}
+do:
+  - fan:
+      fork:
+        branches:
+          - a: {call: http, with: {method: get, endpoint: '${ $workflow.input.url }'}}
+          - b: {call: http, with: {method: get, endpoint: '${ $workflow.input.url }'}}
+          - c: {call: http, with: {method: get, endpoint: '${ $workflow.input.url }'}}
+          - d: {call: http, with: {method: get, endpoint: '${ $workflow.input.url }'}}
 """
 COUNT = """
 document: {dsl: '1.0.0', namespace: bench, name: count, version: '1.0.0'}
@@ -222,6 +257,15 @@ async def main() -> None:
     overhead = load_definition(BENCH / "overhead.yaml")
     fetch = parse_definition(FETCH, str(BENCH / "fetch.yaml"))
     count = parse_definition(COUNT, str(BENCH / "count.yaml"))
+    small_ones = {
+        name: parse_definition(text, str(BENCH / f"{name}.yaml"))
+        for name, text in [
+            ("three-sets", THREE_SETS),
+            ("call-once", CALL_ONCE),
+            ("loop-of-100", LOOP_OF_100),
+            ("fork-of-4", FORK_OF_4),
+        ]
+    }
     async with dev_server() as server:
         with scratch_dir() as scratch:
             settings = load_settings({"BLOB_STORAGE_PATH": str(scratch / "blobs")})
@@ -232,7 +276,10 @@ async def main() -> None:
 
             # The DSL side runs as a deployment does: definitions served by name on the
             # worker (worker --definitions), started by type with just their input.
-            register(queue, QueueConfig(definitions=serve([overhead, fetch, count])))
+            register(
+                queue,
+                QueueConfig(definitions=serve([overhead, fetch, count, *small_ones.values()])),
+            )
 
             def dsl(definition: Definition, url: str) -> Start:
                 return lambda: client.start_workflow(
@@ -248,6 +295,17 @@ async def main() -> None:
                 return lambda r: r == {"count": expected[size]}
 
             small = f"{base}/answer"
+            kb1, kb200 = f"{base}/catalog/1000", f"{base}/catalog/200000"
+            answers = {s: json.loads(catalog_bytes(s)) for s in (1000, 200_000)}
+            few = 20 if quick else 200  # per measurement, 8 in flight
+
+            def small_workload(
+                name: str, definition: str, run: Any, url: str, check: Any
+            ) -> Workload:
+                return Workload(
+                    name, few, 8, dsl(small_ones[definition], url), sdk(run, url), check
+                )
+
             doc5, doc50 = f"{base}/catalog/{5 * MB}", f"{base}/catalog/{50 * MB}"
             workloads = [
                 Workload(
@@ -257,6 +315,41 @@ async def main() -> None:
                     dsl(overhead, small),
                     sdk(HandWritten.run, small),
                     lambda r: r["total"] == 9900 and r["answer"] == {"ok": True},
+                ),
+                small_workload(
+                    "3 x set (8 in flight)",
+                    "three-sets",
+                    ThreeSets.run,
+                    small,
+                    lambda r: r == {"n": 3, "step0": 0, "step1": 1, "step2": 2},
+                ),
+                small_workload(
+                    "call 1 KB (8 in flight)",
+                    "call-once",
+                    CallOnce.run,
+                    kb1,
+                    lambda r: r == answers[1000],
+                ),
+                small_workload(
+                    "call 200 KB (8 in flight)",
+                    "call-once",
+                    CallOnce.run,
+                    kb200,
+                    lambda r: r == answers[200_000],
+                ),
+                small_workload(
+                    "for over 100 (8 in flight)",
+                    "loop-of-100",
+                    LoopOf100.run,
+                    small,
+                    lambda r: r["total"] == 9900,
+                ),
+                small_workload(
+                    "fork of 4 calls (8 in flight)",
+                    "fork-of-4",
+                    ForkOf4.run,
+                    kb1,
+                    lambda r: r == [answers[1000]] * 4,
                 ),
                 Workload(
                     "5 MB fetch (sequential)",
@@ -296,11 +389,23 @@ async def main() -> None:
             async with Worker(
                 client,
                 task_queue=queue,
-                workflows=[DslWorkflow, HandWritten, FetchDocument, CountItems],
+                workflows=[
+                    DslWorkflow,
+                    HandWritten,
+                    FetchDocument,
+                    CountItems,
+                    ThreeSets,
+                    CallOnce,
+                    LoopOf100,
+                    ForkOf4,
+                ],
                 activities=[io.call_http, evaluate_expression],
                 workflow_runner=SandboxedWorkflowRunner(
                     restrictions=SandboxRestrictions.default.with_passthrough_modules(
-                        *PASSTHROUGH_MODULES, "_harness", "_handwritten_large"
+                        *PASSTHROUGH_MODULES,
+                        "_harness",
+                        "_handwritten_large",
+                        "_handwritten_small",
                     )
                 ),
                 max_concurrent_workflow_tasks=8,
