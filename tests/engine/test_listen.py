@@ -281,6 +281,9 @@ async def test_until_foreach_and_read_modes_over_cloudevents_sent_by_a_plain_cli
                 v: ${ $ev.data.v * 2 }
                 from: ${ $ev.source }
                 n: ${ $n }
+                sumBefore: ${ $context.sum // 0 }
+        export:
+          as: '${ {sum: (($context.sum // 0) + .v)} }'
       export:
         as: .
   - rest:
@@ -307,8 +310,8 @@ async def test_until_foreach_and_read_modes_over_cloudevents_sent_by_a_plain_cli
         await other.signal("event", sent)
     assert await handle.result() == {
         "gathered": [
-            {"v": 2, "from": "https://sensor", "n": 0},
-            {"v": 4, "from": "https://sensor", "n": 1},
+            {"v": 2, "from": "https://sensor", "n": 0, "sumBefore": 0},
+            {"v": 4, "from": "https://sensor", "n": 1, "sumBefore": 2},  # foreach.export
         ],
         "raw": [{"v": -5}, "x"],  # what the first listen left, in arrival order
     }

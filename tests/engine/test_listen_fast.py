@@ -252,6 +252,63 @@ async def test_foreach_without_do_applies_output_as_to_each_event() -> None:
     assert await run_dsl(body, io=io) == ["b0", "a1"]
 
 
+async def test_foreach_export_sets_the_context_after_each_item_for_the_next_and_later_tasks() -> None:
+    body = """
+  - tally:
+      listen:
+        to:
+          any: []
+          until: ( . | length ) == 3
+      foreach:
+        do:
+          - seen:
+              set:
+                before: ${ $context.total // 0 }
+        output:
+          as: ${ .before }
+        export:
+          as: '${ {total: (($context.total // 0) + $item.n)} }'
+  - report:
+      set:
+        befores: ${ . }
+        total: ${ $context.total }
+"""
+    io = FakeIO(events=[event("e", {"n": 1}), event("e", {"n": 10}), event("e", {"n": 100})])
+    assert await run_dsl(body, io=io) == {"befores": [0, 1, 11], "total": 111}
+
+
+async def test_foreach_output_and_export_schemas_are_checked_for_each_item() -> None:
+    def body(output_type: str, export_type: str) -> str:
+        return f"""
+  - tally:
+      listen:
+        to:
+          any: []
+          until: ( . | length ) == 2
+      foreach:
+        output:
+          as: ${{ $item.n }}
+          schema:
+            document: {{type: {output_type}}}
+        export:
+          as: '${{ {{last: .}} }}'
+          schema:
+            document: {{type: {export_type}}}
+"""
+
+    def events() -> FakeIO:
+        return FakeIO(events=[event("e", {"n": 1}), event("e", {"n": 2})])
+
+    assert await run_dsl(body("integer", "object"), io=events()) == [1, 2]
+    with pytest.raises(WorkflowError) as caught:
+        await run_dsl(body("string", "object"), io=events())
+    assert caught.value.type.endswith("/validation")
+    assert caught.value.instance == "/do/0/tally/foreach/output"
+    with pytest.raises(WorkflowError) as caught:
+        await run_dsl(body("integer", "array"), io=events())
+    assert caught.value.instance == "/do/0/tally/foreach/export"
+
+
 async def test_the_buffer_keeps_at_most_its_limit_and_drops_the_oldest() -> None:
     buffer = EventBuffer(limit=3)
     dropped = [buffer.add(event("e", n)) for n in range(5)]
@@ -319,9 +376,9 @@ def test_definition_checks_name_what_is_wrong() -> None:
     assert "cannot have an until of its own" in nested
     export = problems(
         "  - l:\n      listen:\n        to:\n          any: []\n      foreach:\n"
-        "        export:\n          as: .\n"
+        "        export:\n          into: .\n"
     )
-    assert "listen.foreach.export is not supported yet" in export
+    assert "/do/0/l/foreach/export/into" in export and "unknown property 'into'" in export
     mixed = problems(
         "  - l:\n      listen:\n        to:\n          any:\n"
         "            - with: {type: signal, id: go}\n            - with: {type: com.x}\n"

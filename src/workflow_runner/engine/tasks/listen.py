@@ -24,7 +24,9 @@ Spec form (``dsl-reference.md`` "Listen", "Event Consumption Strategy",
 - The output is the array of consumed events, each read as ``read`` says
   (``data``, the default; ``envelope``; ``raw``), or with ``foreach`` the
   array of what ``foreach.do`` (``.`` = the event, ``$item`` / ``$index``)
-  and ``foreach.output.as`` made of each, run one event at a time, in order.
+  and ``foreach.output.as`` made of each, run one event at a time, in order;
+  ``foreach.export.as`` sets ``$context`` from each item's output, as a task's
+  ``export.as`` does, and both ``schema``s are checked per item.
 
 Zigflow form (every filter is ``with: {type: signal|query|update, id: NAME}``,
 ``pkg/zigflow/tasks/task_builder_listen.go``): ``query`` registers a Temporal
@@ -57,6 +59,7 @@ from typing import Any
 from workflow_runner.dsl.dialect import SPEC
 from workflow_runner.dsl.model import Bindings, JsonObject, TaskList
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
+from workflow_runner.dsl.schemas import DataSchema
 from workflow_runner.engine.events import READ_MODES
 from workflow_runner.engine.tasks.base import Execution, Outcome, Task, TaskType
 from workflow_runner.engine.tasks.listen_listeners import _MISSING, SpecListener, TemporalListener
@@ -98,6 +101,9 @@ class Foreach:
     tasks: TaskList | None = None
     output_as: Any = None
     pointer: str = ""
+    output_schema: DataSchema | None = None
+    export_as: Any = None  # $context after each item, from the item's output
+    export_schema: DataSchema | None = None
 
 
 @dataclass(frozen=True)
@@ -273,27 +279,28 @@ class _Reading:
     def foreach(self, raw: Any) -> Foreach | None:
         pointer = self.node.at("foreach")
         if not isinstance(raw, dict):
-            self.problem(pointer, "foreach must be {item, at, do, output}")
+            self.problem(pointer, "foreach must be {item, at, do, output, export}")
             return None
         for key in raw:
-            if key == "export":
-                self.problem(f"{pointer}/export", "listen.foreach.export is not supported yet")
-            elif key not in ("item", "at", "do", "output"):
+            if key not in ("item", "at", "do", "output", "export"):
                 self.problem(f"{pointer}/{key}", f"unknown foreach property {key!r}")
         item, at = str(raw.get("item", "item")), str(raw.get("at", "index"))
         inner = (*self.scope, item, at)
         tasks = None
         if "do" in raw:
             tasks = self.reader.do_list(f"{pointer}/do", raw["do"], inner)
-        output_as = None
-        output = raw.get("output")
-        if output is not None:
-            if not isinstance(output, dict) or set(output) - {"as"}:
-                self.problem(f"{pointer}/output", "foreach.output supports 'as' only")
-            else:
-                output_as = output.get("as")
-                self.reader.expression(f"{pointer}/output/as", output_as, inner, bare=True)
-        return Foreach(item, at, tasks, output_as, pointer)
+        shapes: dict[str, tuple[Any, DataSchema | None]] = {}
+        for part in ("output", "export"):
+            spec, where = raw.get(part), f"{pointer}/{part}"
+            if spec is None:
+                shapes[part] = (None, None)
+                continue
+            expression = self.reader.io_spec(where, spec, ("as", "schema"), inner)
+            shapes[part] = (expression, self.reader.io_schema(where, spec))
+        (output_as, output_schema), (export_as, export_schema) = shapes["output"], shapes["export"]
+        return Foreach(
+            item, at, tasks, output_as, pointer, output_schema, export_as, export_schema
+        )
 
     def wait_limit(self, zigflow_form: bool) -> timedelta | None:
         metadata = self.node.raw.get("metadata")

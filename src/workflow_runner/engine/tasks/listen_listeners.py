@@ -201,6 +201,22 @@ class SpecListener:
                     {**self.args, **loop_vars, "output": output},
                     foreach.pointer + "/output/as",
                 )
+            where = f"{foreach.pointer}/output"
+            if foreach.output_schema is not None:
+                foreach.output_schema.validate(output, what="the item's output", instance=where)
+            if foreach.export_as is not None:
+                self.run.context = await _eval(
+                    self.run,
+                    foreach.export_as,
+                    output,
+                    {**self.args, **loop_vars, "output": output},
+                    foreach.pointer + "/export/as",
+                )
+            if foreach.export_schema is not None:
+                where = f"{foreach.pointer}/export"
+                foreach.export_schema.validate(
+                    self.run.context, what="the exported context", instance=where
+                )
             return output
         finally:
             unbind()
