@@ -252,7 +252,7 @@ async def test_foreach_without_do_applies_output_as_to_each_event() -> None:
     assert await run_dsl(body, io=io) == ["b0", "a1"]
 
 
-async def test_foreach_export_sets_the_context_after_each_item_for_the_next_and_later_tasks() -> None:
+async def test_foreach_export_sets_the_context_after_each_item_for_the_next_ones() -> None:
     body = """
   - tally:
       listen:

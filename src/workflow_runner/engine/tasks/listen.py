@@ -298,9 +298,7 @@ class _Reading:
             expression = self.reader.io_spec(where, spec, ("as", "schema"), inner)
             shapes[part] = (expression, self.reader.io_schema(where, spec))
         (output_as, output_schema), (export_as, export_schema) = shapes["output"], shapes["export"]
-        return Foreach(
-            item, at, tasks, output_as, pointer, output_schema, export_as, export_schema
-        )
+        return Foreach(item, at, tasks, output_as, pointer, output_schema, export_as, export_schema)
 
     def wait_limit(self, zigflow_form: bool) -> timedelta | None:
         metadata = self.node.raw.get("metadata")
