@@ -51,10 +51,11 @@ class _Unset:
 UNSET: Any = _Unset()
 
 
-@dataclass
+@dataclass(slots=True)
 class Frame:
     """One task list being run: its current task, that task's input, and (for a container
-    task that can resume) how to read its position."""
+    task that can resume) how to read its position. Slots: one is made per list run, so
+    per loop iteration (~1% of a loop of sets in callgrind)."""
 
     pointer: str  # of the list
     index: int = 0
