@@ -94,7 +94,10 @@ class DslWorkflow:
         self._expressions = expressions = Expressions()
         self.evaluate_now = expressions.evaluate_now
         self.evaluate_later = expressions.evaluate_later
-        self.pace = expressions.pace
+        # WorkflowIO.pace, before every task run: the Pacer's own tick (one call less).
+        # True once enough work was done to yield (limits.WORK_PER_YIELD): counted, so
+        # replays yield at the same points.
+        self.pace = expressions.pacer.tick
         self.yield_to_temporal = expressions.yield_to_temporal
         self._definitions: dict[str, dict[str, Any]] = {}
         self._env: dict[str, str] = {}

@@ -150,14 +150,6 @@ class Expressions:
         finally:
             self._shelved.pop(token, None)
 
-    def pace(self) -> bool:
-        """Called before every task run: ``True`` once enough work was done to yield.
-
-        See ``limits.WORK_PER_YIELD``: a no-op local activity every batch,
-        decided by counting, so replays yield at the same points.
-        """
-        return self.pacer.tick()
-
     async def yield_to_temporal(self, pointer: str) -> None:
         """Histories recorded before the yields existed have none: ``workflow.patched``
         keeps them replaying."""
