@@ -43,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from workflow_runner.engine.inbox import Inbox
     from workflow_runner.engine.interpreter import Interpreter
     from workflow_runner.engine.limits import (
-        DEFAULT_LIMITS,
+        RunLimits,
         check_payload_size,
         trim_memory_soon,
     )
@@ -89,7 +89,6 @@ class DslWorkflow:
         self._progress = Progress(workflow.time)  # the loop's own time() once it runs
         # WorkflowIO.progress_note, twice a task run: the notes' own method, one call less
         self.progress_note: Callable[[str, str], None] = self._progress.note
-        self._limits = DEFAULT_LIMITS
         # expressions and the Pacer (engine/workflow_expressions.py): WorkflowIO's methods
         self._expressions = expressions = Expressions()
         self.evaluate_now = expressions.evaluate_now
@@ -115,6 +114,12 @@ class DslWorkflow:
         self._started_at = ""
         self._activity_timeout: timedelta | None = None  # Zigflow: the top-level timeout
 
+    @property
+    def _limits(self) -> RunLimits:
+        """The task queue's limits (DEFAULT_LIMITS until the run knows its queue): one
+        copy, the expressions', which bound each expression's time and memory."""
+        return self._expressions.limits
+
     @workflow.run
     async def run(self, args: Sequence[RawValue]) -> Any:
         info = workflow.info()
@@ -131,7 +136,7 @@ class DslWorkflow:
         )
         self._progress.clock = loop.time
         queue = config_for(info.task_queue)
-        self._limits = self._expressions.limits = queue.limits
+        self._expressions.limits = queue.limits
         request = run_request(info.workflow_type, info.task_queue, queue, args)
         continued = continued_state(args)
         self._first_argument = request if info.workflow_type == AD_HOC_TYPE else request.input

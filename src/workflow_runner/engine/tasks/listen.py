@@ -289,16 +289,22 @@ class _Reading:
         tasks = None
         if "do" in raw:
             tasks = self.reader.do_list(f"{pointer}/do", raw["do"], inner)
-        shapes: dict[str, tuple[Any, DataSchema | None]] = {}
-        for part in ("output", "export"):
-            spec, where = raw.get(part), f"{pointer}/{part}"
-            if spec is None:
-                shapes[part] = (None, None)
-                continue
-            expression = self.reader.io_spec(where, spec, ("as", "schema"), inner)
-            shapes[part] = (expression, self.reader.io_schema(where, spec))
-        (output_as, output_schema), (export_as, export_schema) = shapes["output"], shapes["export"]
+        output_as, output_schema = self._shaped(raw, "output", inner)
+        export_as, export_schema = self._shaped(raw, "export", inner)
         return Foreach(item, at, tasks, output_as, pointer, output_schema, export_as, export_schema)
+
+    def _shaped(
+        self, raw: dict[str, Any], part: str, scope: tuple[str, ...]
+    ) -> tuple[Any, DataSchema | None]:
+        """foreach's ``output`` or ``export``: its ``as`` expression and its ``schema``."""
+        spec = raw.get(part)
+        if spec is None:
+            return None, None
+        where = f"{self.node.at('foreach')}/{part}"
+        return (
+            self.reader.io_spec(where, spec, ("as", "schema"), scope),
+            self.reader.io_schema(where, spec),
+        )
 
     def wait_limit(self, zigflow_form: bool) -> timedelta | None:
         metadata = self.node.raw.get("metadata")
