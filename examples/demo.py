@@ -61,12 +61,22 @@ def main() -> int:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
-    print(f"serving a {len(Handler.catalog) / 1e6:.1f} MB catalog at {base}/catalog.json", file=sys.stderr)
+    print(
+        f"serving a {len(Handler.catalog) / 1e6:.1f} MB catalog at {base}/catalog.json",
+        file=sys.stderr,
+    )
     run_input = json.dumps({"catalogUrl": f"{base}/catalog.json", "analyzeUrl": f"{base}/analyze"})
     try:
         return subprocess.call(
-            [sys.executable, "-m", "workflow_runner.cli.main", "run",
-             str(HERE / "large-payload-pipeline.yaml"), "--input", run_input]
+            [
+                sys.executable,
+                "-m",
+                "workflow_runner.cli.main",
+                "run",
+                str(HERE / "large-payload-pipeline.yaml"),
+                "--input",
+                run_input,
+            ]
         )
     finally:
         server.shutdown()
