@@ -27,6 +27,7 @@ from tests.harness import Harness, make_harness, workflow
 from tests.httpserver import LocalHTTPServer
 from tests.memory import rss_growth
 from workflow_runner.claimcheck import InvalidKeyError
+from workflow_runner.claimcheck.codec import RAW_SIZE_KEY
 from workflow_runner.claimcheck.codec_server import REFERENCE_TYPE
 from workflow_runner.claimcheck.keys import blob_key, percent_encode, validate_key
 from workflow_runner.claimcheck.stores import FilesystemStore
@@ -177,4 +178,24 @@ async def test_a_gzip_bomb_signal_fails_the_run_and_the_worker_stays_small(
             error_type, message = await failure_type(handle)
             peak = growth()
     assert error_type == "ClaimCheckDecodedTooLarge" and "CLAIMCHECK_MAX_PAYLOAD_BYTES" in message
+    assert peak < 300 * 1024 * 1024, f"the worker grew by {peak} bytes"
+
+
+async def test_a_zstd_bomb_marked_large_is_read_within_the_limit_too(
+    temporal_server: DevServer, tmp_path: Path
+) -> None:
+    # Marked a megabyte or more, it passes the codec compressed (claimcheck/payload_converter.py)
+    # and is inflated where the run reads the signal: the same limit must hold there.
+    bomb = bomb_payload("zstd-undeclared")
+    bomb.metadata[RAW_SIZE_KEY] = b"2000000"
+    async with make_harness(
+        temporal_server, tmp_path, CLAIMCHECK_MAX_PAYLOAD_BYTES=str(64 * 1024 * 1024)
+    ) as h:
+        handle = await h.start(WAIT_FOR_GO)
+        with rss_growth() as growth:
+            await signal_raw(temporal_server, handle.id, bomb)
+            error_type, message = await failure_type(handle)
+            peak = growth()
+    assert error_type == "ClaimCheckDecodedTooLarge" and "CLAIMCHECK_MAX_PAYLOAD_BYTES" in message
+    assert "67108864 bytes" in message, message
     assert peak < 300 * 1024 * 1024, f"the worker grew by {peak} bytes"

@@ -2,12 +2,14 @@
 
 The worker runs in this process (tests/harness.py), so this process's RSS is
 the worker's, plus the HTTP server's cached catalog, which is made before the
-baseline is taken. Python's objects for a catalog of small records take ~3x
-its JSON (48 MiB parsed: +143 MiB), which sets the floor. The peak is the
-workflow's decode: the SDK hands it the payload in a protobuf message (1x),
-reading ``payload.data`` copies it (1x), and the objects are built from that
-copy (3x): ~5x. ``json.loads`` added a sixth: it decodes the bytes into a str
-first, which orjson does not (dsl/json_values.py ``from_json``).
+baseline is taken. Python's objects for a catalog of small records take ~2.9x
+its JSON (48 MiB parsed: +137 MiB), and they are built from the JSON bytes (1x):
+~3.9x is the floor of any reader that builds them, the activity's (which parses
+the response) as the workflow's. The workflow's decode used to be ~5x: the
+codec's inflated payload sat in the activation (1x) while ``payload.data``
+was copied (1x) to build the objects from. The codec now leaves a large payload
+compressed, and the workflow inflates it and drops the inflated payload before
+parsing (claimcheck/payload_converter.py, engine/workflow_payloads.py).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ pytestmark = pytest.mark.faults
 FIFTY_MB = 50_000_000
 
 
-async def test_a_50_mb_document_run_peaks_under_8x_its_size_and_gives_the_memory_back(
+async def test_a_50_mb_document_run_peaks_under_5x_its_size_and_gives_the_memory_back(
     harness: Harness, http_server: LocalHTTPServer
 ) -> None:
     size = len(http_server.catalog(FIFTY_MB))
@@ -48,10 +50,11 @@ async def test_a_50_mb_document_run_peaks_under_8x_its_size_and_gives_the_memory
         peak = growth()
     assert result["count"] > 100_000
     # Before: 1.88 GB for one 50 MB payload (37x). Measured here: up to 6x with json.loads,
-    # 5.1x-5.2x (244-251 MiB) since from_json reads the bytes in place. The issue's 4x is
-    # below what the SDK's payload path allows (see the module docstring). The bound fails
+    # 5.1x-5.2x since from_json reads the bytes in place, 3.1x-4.2x since large payloads
+    # are inflated where they are read (the highest is the activity's parse, whose freed
+    # memory the workflow's decode sometimes reuses and sometimes not). The bound fails
     # one more whole copy of the document, or the old behaviour by far.
-    assert peak <= 6 * size, f"peak RSS growth {peak / 2**20:.0f} MiB for {size / 2**20:.0f} MiB"
+    assert peak <= 5 * size, f"peak RSS growth {peak / 2**20:.0f} MiB for {size / 2**20:.0f} MiB"
     # Given back after the run (malloc_trim shortly after a large run): before,
     # 1.38 GB stayed held.
     held = current_rss() - base

@@ -24,6 +24,13 @@ within the limit plus one chunk (and the copy protobuf makes of the result).
 A refusal is a non-retryable ``ApplicationError``: decoding a workflow
 activation, it fails the workflow cleanly instead of retrying the task (and
 re-inflating the bomb) forever.
+
+The data converter's codec leaves large payloads compressed (``defer_above``):
+its payload converter (``claimcheck/payload_converter.py``) inflates them where
+they are read. Inflated here, a 50 MB payload would sit in the workflow
+activation for the whole activation while its reader copies ``payload.data`` to
+build objects from: two copies of the document besides the objects, where
+inflating on read leaves one (:func:`inflated`, the same limits).
 """
 
 from __future__ import annotations
@@ -51,6 +58,7 @@ DEFAULT_MAX_DECODED_BYTES = 512 * 1024 * 1024
 # always threaded: a few KB can inflate to the limit.
 _THREAD_ABOVE_BYTES = 1024 * 1024
 _CHUNK = 1024 * 1024
+_MAX_NESTING = 4  # compressed payloads inside compressed payloads, inflated on read
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
 
 
@@ -79,10 +87,14 @@ class CompressionCodec(PayloadCodec):
         max_decoded_bytes: int = DEFAULT_MAX_DECODED_BYTES,
         max_decoded_bytes_per_call: int | None = None,
         limit_name: str = "CLAIMCHECK_MAX_PAYLOAD_BYTES",
+        defer_above: int | None = None,
     ) -> None:
         if max_decoded_bytes <= 0:
             raise ValueError("max_decoded_bytes must be greater than zero")
         self.enabled = enabled
+        # zstd payloads marked at least this big are decoded as they are, still compressed
+        # (a payload converter that inflates them reads them: see the module docstring)
+        self.defer_above = defer_above
         self.max_decoded_bytes = max_decoded_bytes
         self.max_decoded_bytes_per_call = max_decoded_bytes_per_call or max_decoded_bytes
         self.limit_name = limit_name
@@ -106,7 +118,7 @@ class CompressionCodec(PayloadCodec):
         decoded: list[Payload] = []
         for index, payload in enumerate(payloads):
             encoding = payload.metadata.get("encoding", b"")
-            if encoding not in (ZSTD_ENCODING, GZIP_ENCODING):
+            if encoding not in (ZSTD_ENCODING, GZIP_ENCODING) or self._deferred(payload, encoding):
                 decoded.append(payload)
                 continue
             where = f"payload {index + 1} of {len(payloads)} ({encoding.decode()})"
@@ -115,6 +127,12 @@ class CompressionCodec(PayloadCodec):
             budget -= len(raw)
             decoded.append(_parse(raw, where))
         return decoded
+
+    def _deferred(self, payload: Payload, encoding: bytes) -> bool:
+        if self.defer_above is None or encoding != ZSTD_ENCODING:
+            return False
+        marked = marked_raw_size(payload)
+        return marked is not None and marked >= self.defer_above
 
     def _encode_one(self, payload: Payload) -> Payload:
         raw = payload.SerializeToString(deterministic=True)  # same payload, same bytes
@@ -137,17 +155,7 @@ class CompressionCodec(PayloadCodec):
         )
 
     def _inflate(self, payload: Payload, encoding: bytes, limit: int, where: str) -> bytes:
-        try:
-            if encoding == ZSTD_ENCODING:
-                return _unzstd(payload.data, limit)
-            return _gunzip(payload.data, limit)
-        except _TooLarge:
-            raise DecodedTooLargeError(
-                f"{where} inflates past {limit} bytes ({self._limit_text(limit)}); "
-                "refusing it as a decompression bomb"
-            ) from None
-        except (zstandard.ZstdError, zlib.error, EOFError, ValueError) as e:
-            raise CorruptPayloadError(f"cannot decompress {where}: {e}") from e
+        return _inflate(payload, encoding, limit, where, self._limit_text(limit))
 
     def _limit_text(self, limit: int) -> str:
         if limit < self.max_decoded_bytes:
@@ -158,6 +166,51 @@ class CompressionCodec(PayloadCodec):
 
 class _TooLarge(Exception):
     pass
+
+
+def marked_raw_size(payload: Payload) -> int | None:
+    """The ``RAW_SIZE_KEY`` mark of ``payload`` (None when it has none, or a garbled one)."""
+    mark = payload.metadata.get(RAW_SIZE_KEY)
+    if mark is not None and 0 < len(mark) <= 20 and mark.isdigit():
+        return int(mark)
+    return None
+
+
+def inflated(payload: Payload, limit: int, where: str, limit_name: str) -> Payload:
+    """The payload a zstd or gzip ``payload`` replaced, refusing to inflate past ``limit``
+    bytes in all (``limit_name`` says which setting that is). The inflated bytes are
+    released when this returns: the parsed payload is the only copy left.
+
+    A compressed payload inside is inflated too, within what is left of ``limit`` (a
+    ``RawValue`` sent on as it came may have been wrapped again), to a depth of
+    ``_MAX_NESTING``: a chain of tiny frames would otherwise cost a call each."""
+    for _ in range(_MAX_NESTING):
+        encoding = payload.metadata.get("encoding", b"")
+        raw = _inflate(payload, encoding, max(limit, 0), where, limit_name)
+        limit -= len(raw)
+        payload = _parse(raw, where)
+        del raw
+        if payload.metadata.get("encoding") not in (ZSTD_ENCODING, GZIP_ENCODING):
+            return payload
+    raise CorruptPayloadError(
+        f"cannot decompress {where}: compressed more than {_MAX_NESTING} times over"
+    )
+
+
+def _inflate(payload: Payload, encoding: bytes, limit: int, where: str, limit_text: str) -> bytes:
+    try:
+        if encoding == ZSTD_ENCODING:
+            return _unzstd(payload.data, limit)
+        if encoding == GZIP_ENCODING:
+            return _gunzip(payload.data, limit)
+    except _TooLarge:
+        raise DecodedTooLargeError(
+            f"{where} inflates past {limit} bytes ({limit_text}); "
+            "refusing it as a decompression bomb"
+        ) from None
+    except (zstandard.ZstdError, zlib.error, EOFError, ValueError) as e:
+        raise CorruptPayloadError(f"cannot decompress {where}: {e}") from e
+    raise CorruptPayloadError(f"cannot decompress {where}: not compressed ({encoding!r})")
 
 
 def _parse(raw: bytes, where: str) -> Payload:

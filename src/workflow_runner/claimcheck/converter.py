@@ -18,11 +18,15 @@ from temporalio.converter import (
 )
 from temporalio.converter import StorageDriverSelectContext as SelectContext
 
-from workflow_runner.claimcheck.codec import RAW_SIZE_KEY, CompressionCodec
+from workflow_runner.claimcheck.codec import CompressionCodec, marked_raw_size
 from workflow_runner.claimcheck.driver import ClaimCheckDriver
 from workflow_runner.claimcheck.encryption import EncryptionCodec, keyring_for
+from workflow_runner.claimcheck.payload_converter import inflating_converter_class
 from workflow_runner.claimcheck.store import ObjectStore
 from workflow_runner.config import Settings
+
+# Payloads marked at least this big (raw) are inflated where they are read, not by the codec.
+DEFER_INFLATION_BYTES = 1024 * 1024
 
 
 def build_data_converter(settings: Settings, store: ObjectStore | None) -> DataConverter:
@@ -43,8 +47,12 @@ def build_data_converter(settings: Settings, store: ObjectStore | None) -> DataC
     traces move into an encoded payload too: a failed task's message quotes
     data (``raise`` details, jq errors), and Temporal keeps it in history as
     plain text otherwise.
+
+    Payloads of a megabyte or more stay compressed through the codec and are inflated
+    by the payload converter where they are read (``claimcheck/payload_converter.py``):
+    one copy of a large document less in the worker while it is read.
     """
-    codec = codec_for(settings)
+    codec = codec_for(settings, defer_above=DEFER_INFLATION_BYTES)
     external: ExternalStorage | None = None
     if store is not None:
         driver = driver_for(settings, store)
@@ -58,7 +66,10 @@ def build_data_converter(settings: Settings, store: ObjectStore | None) -> DataC
             payload_size_threshold=0,
         )
     converter = dataclasses.replace(
-        DataConverter.default, payload_codec=codec, external_storage=external
+        DataConverter.default,
+        payload_converter_class=inflating_converter_class(codec.inner.max_decoded_bytes),
+        payload_codec=codec,
+        external_storage=external,
     )
     if codec.encrypting:
         converter = dataclasses.replace(
@@ -72,6 +83,7 @@ def codec_for(
     *,
     per_call_bytes: int | None = None,
     limit_name: str = "CLAIMCHECK_MAX_PAYLOAD_BYTES",
+    defer_above: int | None = None,
 ) -> EncryptionCodec:
     """No payload may inflate past ``CLAIMCHECK_MAX_PAYLOAD_BYTES`` (the codec refuses to
     encode anything bigger, so anything bigger is a bomb), nor one decode call past
@@ -85,6 +97,7 @@ def codec_for(
         max_decoded_bytes=min(settings.max_payload_bytes, per_call),
         max_decoded_bytes_per_call=per_call,
         limit_name=limit_name,
+        defer_above=defer_above,
     )
     return EncryptionCodec(compression, keyring_for(settings))
 
@@ -105,10 +118,8 @@ def raw_size(payload: Payload) -> int:
     only make a payload count as bigger, never keep a big one inline.
     """
     size = payload.ByteSize()
-    mark = payload.metadata.get(RAW_SIZE_KEY)
-    if mark is not None and 0 < len(mark) <= 20 and mark.isdigit():
-        return max(size, int(mark))
-    return size
+    marked = marked_raw_size(payload)
+    return size if marked is None else max(size, marked)
 
 
 def raw_size_selector(

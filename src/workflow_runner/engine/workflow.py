@@ -363,7 +363,7 @@ class DslWorkflow:
     def _decode(self, payload: Payload) -> Any:
         """An activity result; a large one marks the run as one after which freed memory
         is handed back to the OS."""
-        value, large = decode_result(payload)
+        value, large = decode_result(payload, self._limits.max_payload_bytes)
         self._large = self._large or large
         return value
 

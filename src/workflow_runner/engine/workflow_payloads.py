@@ -17,6 +17,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
+    from workflow_runner.claimcheck.codec import ZSTD_ENCODING, inflated
     from workflow_runner.dsl.expressions import from_json, json_size, to_json
     from workflow_runner.engine.limits import (
         PAYLOAD_ENVELOPE_BYTES,
@@ -27,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
 
 LARGE_PAYLOAD_BYTES = 1024 * 1024
 JSON_PLAIN = b"json/plain"
+MAX_PAYLOAD_NAME = "CLAIMCHECK_MAX_PAYLOAD_BYTES"
 
 
 def encode_output(output: Any, max_payload_bytes: int) -> tuple[Any, bool]:
@@ -42,9 +44,20 @@ def encode_output(output: Any, max_payload_bytes: int) -> tuple[Any, bool]:
     return encoded, len(data) >= LARGE_PAYLOAD_BYTES
 
 
-def decode_result(payload: Payload) -> tuple[Any, bool]:
-    """An activity result, decoded as the SDK's converter would; and whether it was large."""
-    if payload.metadata.get("encoding") != JSON_PLAIN:
+def decode_result(payload: Payload, max_payload_bytes: int) -> tuple[Any, bool]:
+    """An activity result, decoded as the SDK's converter would; and whether it was large.
+
+    A large result comes still compressed (``claimcheck/payload_converter.py``): it is
+    inflated here, within CLAIMCHECK_MAX_PAYLOAD_BYTES as the converter would, and the
+    inflated payload is released before the objects are built, so that the JSON bytes
+    they are built from are the only copy of the document."""
+    encoding = payload.metadata.get("encoding")
+    if encoding == ZSTD_ENCODING:
+        # (the caller's payload, still compressed, is the small one)
+        payload = inflated(payload, max_payload_bytes, "the activity result", MAX_PAYLOAD_NAME)
+        encoding = payload.metadata.get("encoding")
+    if encoding != JSON_PLAIN:
         return workflow.payload_converter().from_payload(payload), False
     data = payload.data  # (each read of a protobuf bytes field is a copy)
+    del payload  # an inflated one: its copy of the document goes before the objects come
     return from_json(data), len(data) >= LARGE_PAYLOAD_BYTES
