@@ -26,7 +26,7 @@ CPU/wf is this process's CPU time (all its threads: workers, client, HTTP server
 dev server's) per workflow: on 2 shared cores it shows the interpreter's own cost more
 steadily than throughput does.
 
-    .venv/bin/python bench/interpreter_overhead.py [--quick] [--rounds N] [--only NAME]
+    .venv/bin/python bench/interpreter_overhead.py [--quick] [--rounds N] [--only NAME] [--scale K]
 
 ``--against-itself`` measures the hand-written side against itself (same rounds, same
 order rotation): the spread of its per-round ratios is what noise alone gives on this
@@ -234,6 +234,13 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--only", action="append", default=[])
     parser.add_argument(
+        "--scale",
+        type=int,
+        default=1,
+        help="K times as many workflows a round in the overhead and small rows: longer "
+        "rounds, so that one hiccup of a shared machine weighs less in a round's ratio",
+    )
+    parser.add_argument(
         "--solo",
         choices=["hand-written", "DSL"],
         help="run only this contender, 3 times, and print its CPU/wf (to profile one side)",
@@ -297,7 +304,7 @@ async def main() -> None:
             small = f"{base}/answer"
             kb1, kb200 = f"{base}/catalog/1000", f"{base}/catalog/200000"
             answers = {s: json.loads(catalog_bytes(s)) for s in (1000, 200_000)}
-            few = 20 if quick else 200  # per measurement, 8 in flight
+            few = 20 if quick else 200 * options.scale  # per measurement, 8 in flight
 
             def small_workload(
                 name: str, definition: str, run: Any, url: str, check: Any
@@ -310,7 +317,8 @@ async def main() -> None:
             workloads = [
                 Workload(
                     "overhead (8 in flight)",
-                    20 if quick else 300,  # 100 per round (~3 s): per-round ratios 0.81-1.07
+                    # 100 per round (~3 s): per-round ratios 0.81-1.07
+                    20 if quick else 300 * options.scale,
                     8,
                     dsl(overhead, small),
                     sdk(HandWritten.run, small),
