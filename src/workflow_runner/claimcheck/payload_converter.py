@@ -12,16 +12,15 @@ lands: an activity result, a signal, a workflow input or result at the client.
 A ``RawValue`` keeps its payload as it came, still compressed; whoever decodes it
 later comes back here (the workflow's activity results are inflated by
 ``engine/workflow_payloads.py`` itself, which releases the inflated copy before
-parsing). The limits are the codec's: one decode call
-inflates at most ``max_decoded_bytes`` in all, so a payload that claims to be
-small cannot bring a bomb past them.
+parsing). The limits are the codec's: one decode call inflates at most
+``max_decoded_bytes`` in all, so a payload that claims to be small cannot bring a
+bomb past them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-from itertools import zip_longest
 from typing import Any, ClassVar
 
 from temporalio.api.common.v1 import Payload
@@ -36,8 +35,9 @@ from workflow_runner.claimcheck.codec import (
 
 
 class InflatingPayloadConverter(DefaultPayloadConverter):
-    """:class:`DefaultPayloadConverter` that first inflates a zstd payload (one level only:
-    what it held is read by the SDK's converters, so a zstd payload inside one is refused)."""
+    """:class:`DefaultPayloadConverter` that first inflates a zstd payload (and a compressed
+    one inside it, to a depth of four: ``codec.inflated``), within ``max_decoded_bytes``
+    for all the payloads of one call."""
 
     max_decoded_bytes: ClassVar[int] = DEFAULT_MAX_DECODED_BYTES
     limit_name: ClassVar[str] = "CLAIMCHECK_MAX_PAYLOAD_BYTES"
@@ -48,8 +48,10 @@ class InflatingPayloadConverter(DefaultPayloadConverter):
         if not any(p.metadata.get("encoding") == ZSTD_ENCODING for p in payloads):
             return super().from_payloads(payloads, type_hints)
         budget = self.max_decoded_bytes
+        hints = type_hints or []
         resolved: list[Payload] = []
-        for index, (payload, hint) in enumerate(zip_longest(payloads, type_hints or [])):
+        for index, payload in enumerate(payloads):
+            hint = hints[index] if index < len(hints) else None
             if hint is RawValue or payload.metadata.get("encoding") != ZSTD_ENCODING:
                 resolved.append(payload)
                 continue
