@@ -50,6 +50,8 @@ ZSTD_ENCODING = b"binary/zstd"
 GZIP_ENCODING = b"binary/gzip"
 # Set on every payload this codec compresses: the size of what it replaced.
 RAW_SIZE_KEY = "claimcheck-raw-size"
+# The setting a decompression limit is named after in errors, by default.
+MAX_PAYLOAD_VARIABLE = "CLAIMCHECK_MAX_PAYLOAD_BYTES"
 MIN_COMPRESS_BYTES = 4096
 ZSTD_LEVEL = 3
 DEFAULT_MAX_DECODED_BYTES = 512 * 1024 * 1024
@@ -86,7 +88,7 @@ class CompressionCodec(PayloadCodec):
         enabled: bool = True,
         max_decoded_bytes: int = DEFAULT_MAX_DECODED_BYTES,
         max_decoded_bytes_per_call: int | None = None,
-        limit_name: str = "CLAIMCHECK_MAX_PAYLOAD_BYTES",
+        limit_name: str = MAX_PAYLOAD_VARIABLE,
         defer_above: int | None = None,
     ) -> None:
         if max_decoded_bytes <= 0:

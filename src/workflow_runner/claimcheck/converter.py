@@ -18,7 +18,11 @@ from temporalio.converter import (
 )
 from temporalio.converter import StorageDriverSelectContext as SelectContext
 
-from workflow_runner.claimcheck.codec import CompressionCodec, marked_raw_size
+from workflow_runner.claimcheck.codec import (
+    MAX_PAYLOAD_VARIABLE,
+    CompressionCodec,
+    marked_raw_size,
+)
 from workflow_runner.claimcheck.driver import ClaimCheckDriver
 from workflow_runner.claimcheck.encryption import EncryptionCodec, keyring_for
 from workflow_runner.claimcheck.payload_converter import inflating_converter_class
@@ -82,7 +86,7 @@ def codec_for(
     settings: Settings,
     *,
     per_call_bytes: int | None = None,
-    limit_name: str = "CLAIMCHECK_MAX_PAYLOAD_BYTES",
+    limit_name: str = MAX_PAYLOAD_VARIABLE,
     defer_above: int | None = None,
 ) -> EncryptionCodec:
     """No payload may inflate past ``CLAIMCHECK_MAX_PAYLOAD_BYTES`` (the codec refuses to

@@ -29,6 +29,7 @@ from temporalio.converter import DefaultPayloadConverter
 
 from workflow_runner.claimcheck.codec import (
     DEFAULT_MAX_DECODED_BYTES,
+    MAX_PAYLOAD_VARIABLE,
     ZSTD_ENCODING,
     inflated,
 )
@@ -40,7 +41,6 @@ class InflatingPayloadConverter(DefaultPayloadConverter):
     for all the payloads of one call."""
 
     max_decoded_bytes: ClassVar[int] = DEFAULT_MAX_DECODED_BYTES
-    limit_name: ClassVar[str] = "CLAIMCHECK_MAX_PAYLOAD_BYTES"
 
     def from_payloads(
         self, payloads: Sequence[Payload], type_hints: list[type] | None = None
@@ -56,21 +56,19 @@ class InflatingPayloadConverter(DefaultPayloadConverter):
                 resolved.append(payload)
                 continue
             where = f"payload {index + 1} of {len(payloads)} (binary/zstd)"
-            inner = inflated(payload, max(budget, 0), where, self.limit_name)
+            inner = inflated(payload, max(budget, 0), where, MAX_PAYLOAD_VARIABLE)
             budget -= inner.ByteSize()
             resolved.append(inner)
         return super().from_payloads(resolved, type_hints)
 
 
 @cache
-def inflating_converter_class(
-    max_decoded_bytes: int, limit_name: str = "CLAIMCHECK_MAX_PAYLOAD_BYTES"
-) -> type[InflatingPayloadConverter]:
+def inflating_converter_class(max_decoded_bytes: int) -> type[InflatingPayloadConverter]:
     """The converter class for these limits. A class, not an instance, because the SDK
     makes its own instances (``DataConverter.payload_converter_class``, one per workflow
     sandbox) with no arguments."""
     return type(
         "InflatingPayloadConverter",
         (InflatingPayloadConverter,),
-        {"max_decoded_bytes": max_decoded_bytes, "limit_name": limit_name},
+        {"max_decoded_bytes": max_decoded_bytes},
     )

@@ -17,7 +17,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
-    from workflow_runner.claimcheck.codec import ZSTD_ENCODING, inflated
+    from workflow_runner.claimcheck.codec import MAX_PAYLOAD_VARIABLE, ZSTD_ENCODING, inflated
     from workflow_runner.dsl.expressions import from_json, json_size, to_json
     from workflow_runner.engine.limits import (
         PAYLOAD_ENVELOPE_BYTES,
@@ -28,7 +28,6 @@ with workflow.unsafe.imports_passed_through():
 
 LARGE_PAYLOAD_BYTES = 1024 * 1024
 JSON_PLAIN = b"json/plain"
-MAX_PAYLOAD_NAME = "CLAIMCHECK_MAX_PAYLOAD_BYTES"
 
 
 def encode_output(output: Any, max_payload_bytes: int) -> tuple[Any, bool]:
@@ -54,7 +53,7 @@ def decode_result(payload: Payload, max_payload_bytes: int) -> tuple[Any, bool]:
     encoding = payload.metadata.get("encoding")
     if encoding == ZSTD_ENCODING:
         # (the caller's payload, still compressed, is the small one)
-        payload = inflated(payload, max_payload_bytes, "the activity result", MAX_PAYLOAD_NAME)
+        payload = inflated(payload, max_payload_bytes, "the activity result", MAX_PAYLOAD_VARIABLE)
         encoding = payload.metadata.get("encoding")
     if encoding != JSON_PLAIN:
         return workflow.payload_converter().from_payload(payload), False
