@@ -4,6 +4,7 @@ loop iteration, a served definition's model, progress notes as the query shows t
 
 from __future__ import annotations
 
+import gc
 import itertools
 import random
 from typing import Any
@@ -140,6 +141,33 @@ def test_a_task_started_before_old_notes_were_dropped_is_still_listed_running() 
     assert run._progress.offset > 0  # the first notes were dropped
     assert run._progress.running == {"/do/0/waiting": 1}
     assert run.status()["running"] == ["/do/0/waiting"]
+
+
+def test_notes_kept_after_the_oldest_were_dropped_go_on_numbered_where_those_stopped() -> None:
+    run = DslWorkflow()
+    run._progress.clock = Clock().time
+    total = 3 * PROGRESS_WINDOW + 1
+    for number in range(total):
+        run.progress_note(f"/do/{number}", "started")
+    kept = run.progress(0)
+    assert run._progress.offset > 0 and len(kept) <= 2 * PROGRESS_WINDOW
+    assert [note["seq"] for note in kept] == list(range(total - len(kept), total))
+    assert all(note["task"] == f"/do/{note['seq']}" for note in kept)  # each its own task
+    assert run.progress(total - 1) == [
+        {"task": f"/do/{total - 1}", "status": "started", "at": 12.5, "seq": total - 1}
+    ]
+
+
+def test_progress_notes_leave_no_object_for_the_garbage_collector_to_track() -> None:
+    """A loop of 100 tasks leaves 200 notes: kept as tuples, they made the worker collect
+    its young objects 60% more often than a hand-written worker doing the same work."""
+    run = DslWorkflow()
+    run._progress.clock = Clock().time
+    for _ in range(100):
+        run.progress_note("/do/0/loop/do/0/add", "started")
+        run.progress_note("/do/0/loop/do/0/add", "completed")
+    assert len(run.progress()) == 200
+    assert not any(gc.is_tracked(item) for item in run._progress.notes)
 
 
 @pytest.mark.parametrize(
