@@ -44,7 +44,7 @@ import workflow_runner.engine.run_request as run_request_module
 import workflow_runner.engine.workflow as workflow_module
 import workflow_runner.engine.workflow_expressions as expressions_module
 import workflow_runner.engine.workflow_payloads as payloads_module
-from workflow_runner.engine.definition import load_definition
+from workflow_runner.engine.definition import Definition, load_definition
 from workflow_runner.engine.registry import QueueConfig, register, serve
 from workflow_runner.engine.workflow import DslWorkflow
 
@@ -139,6 +139,16 @@ def sandbox_builtins() -> Iterator[None]:
         yield
 
 
+def install_stand_in(definition: Definition) -> StandIn:
+    """Serve ``definition`` on the bench's queue and put the stand-in where the engine's
+    modules look for ``temporalio.workflow`` (for the rest of the process)."""
+    register(QUEUE, QueueConfig(definitions=serve([definition])))
+    stand_in = StandIn(definition.name)
+    for module in (workflow_module, run_request_module, payloads_module, expressions_module):
+        setattr(module, "workflow", stand_in)  # noqa: B010 (the modules do not export it)
+    return stand_in
+
+
 async def one_run(stand_in: StandIn, run_input: Payload) -> Any:
     return await DslWorkflow().run([RawValue(run_input)])
 
@@ -153,11 +163,7 @@ async def main() -> None:
         "--plain-builtins", action="store_true", help="without the sandbox's isinstance wrapper"
     )
     options = parser.parse_args()
-    definition = load_definition(BENCH / "overhead.yaml")
-    register(QUEUE, QueueConfig(definitions=serve([definition])))
-    stand_in = StandIn(definition.name)
-    for module in (workflow_module, run_request_module, payloads_module, expressions_module):
-        setattr(module, "workflow", stand_in)  # noqa: B010 (the modules do not export it)
+    stand_in = install_stand_in(load_definition(BENCH / "overhead.yaml"))
     run_input = CONVERTER.to_payloads([{"url": "http://127.0.0.1:1/answer"}])[0]
     for _ in range(20):  # warm-up: compiled jq, cached model
         result = await one_run(stand_in, run_input)
