@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from workflow_runner.dsl.metadata import ANNOTATIONS
 from workflow_runner.dsl.schedule import Schedule
 from workflow_runner.dsl.schemas import DataSchema
 
@@ -52,6 +53,26 @@ class TaskModel:
     export_schema: DataSchema | None = None
     timeout: timedelta | None = None
     then: str | None = None
+    # Nothing around the task's own run: no if, input, output, export, timeout, then or
+    # metadata annotations. The interpreter runs such a task (a loop's body, usually)
+    # without the steps those need (engine/interpreter.py, ``Interpreter.run_list``).
+    bare: bool = field(default=False, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        metadata = self.definition.get("metadata")
+        annotated = isinstance(metadata, Mapping) and not metadata.keys().isdisjoint(ANNOTATIONS)
+        around = (
+            self.condition,
+            self.input_from,
+            self.input_schema,
+            self.output_as,
+            self.output_schema,
+            self.export_as,
+            self.export_schema,
+            self.timeout,
+            self.then,
+        )
+        object.__setattr__(self, "bare", not annotated and all(p is None for p in around))
 
 
 @dataclass(frozen=True)
