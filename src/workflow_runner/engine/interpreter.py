@@ -113,7 +113,7 @@ class Interpreter(TaskExpressions):
         values through, with no extension, runs here, without :meth:`run_task` and
         :meth:`_started`: the same counts, notes, frame and outcome, without two coroutines
         and the checks that would all come out empty. A loop's body is usually such a task:
-        an iteration of a ``for`` of one ``set`` costs ~10% fewer instructions
+        an iteration of a ``for`` of one ``set`` costs ~8% fewer instructions
         (bench/loop_iteration.py measures where the rest goes).
         """
         frame = Frame(tasks.pointer)
