@@ -83,22 +83,22 @@ def _small(data: Any, args: Any, stop_after: int) -> tuple[int, bool]:
     return 64, True  # what the measure finds for this loop's inputs: small and plain
 
 
-PARTS: dict[str, list[tuple[Any, str, Any]]] = {
-    "size measure": [(expressions_module, "measure_pair", _small)],
-    "jq subset": [(expressions_module, "subset_answer", _python_body(subset_answer))],
-    "progress notes": [(Progress, "note", _no_note)],
-    "continue-as-new check": [(DslWorkflow, "continue_as_new_due", _never_due)],
+# part -> (where it lives, its name there, what stands in for it)
+PARTS: dict[str, tuple[Any, str, Any]] = {
+    "size measure": (expressions_module, "measure_pair", _small),
+    "jq subset": (expressions_module, "subset_answer", _python_body(subset_answer)),
+    "progress notes": (Progress, "note", _no_note),
+    "continue-as-new check": (DslWorkflow, "continue_as_new_due", _never_due),
 }
 
 
 @contextlib.contextmanager
 def without(parts: list[str]) -> Iterator[None]:
-    replaced = [(owner, name) for part in parts for owner, name, _ in PARTS[part]]
-    saved = [(owner, name, getattr(owner, name)) for owner, name in replaced]
+    replaced = [PARTS[part] for part in parts]
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in replaced]
     try:
-        for part in parts:
-            for owner, name, stand_in in PARTS[part]:
-                setattr(owner, name, stand_in)
+        for owner, name, stand_in in replaced:
+            setattr(owner, name, stand_in)
         yield
     finally:
         for owner, name, value in saved:
