@@ -12,7 +12,8 @@ so the interpreter runs the same against Temporal and against a test fake.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -105,9 +106,11 @@ class Interpreter(TaskExpressions):
 
     # -- task lists and tasks (Execution) --------------------------------------
 
-    async def run_list(self, tasks: TaskList, value: Any, scope: dict[str, Any]) -> Outcome:
+    async def run_list(
+        self, tasks: TaskList, value: Any, scope: dict[str, Any], frame: Frame | None = None
+    ) -> Outcome:
         """Run ``tasks`` in order, following ``then``: one coroutine per list run (a loop's
-        body is one list run per item).
+        body is one list run per item, in the one ``frame`` of :meth:`list_frame`).
 
         A bare task (``task.bare``: nothing around its own run) in a dialect that passes
         values through, with no extension, runs here, without :meth:`run_task` and
@@ -116,10 +119,12 @@ class Interpreter(TaskExpressions):
         an iteration of a ``for`` of one ``set`` costs ~8% fewer instructions
         (bench/loop_iteration.py measures where the rest goes).
         """
-        frame = Frame(tasks.pointer)
+        entered = frame is None  # (else the loop that runs this list entered it)
+        if frame is None:
+            frame = Frame(tasks.pointer)
+            self.frames.append(frame)
+            self.lists.append(tasks)
         saved = self._resumed_list(tasks.pointer) if self.resume else None
-        self.frames.append(frame)
-        self.lists.append(tasks)
         io, runs_bare = self.io, self._runs_bare
         try:
             index = 0
@@ -178,6 +183,22 @@ class Interpreter(TaskExpressions):
                     continue
                 index += 1
             return value, None
+        finally:
+            if entered:
+                self.frames.pop()
+                self.lists.pop()
+
+    @contextmanager
+    def list_frame(self, tasks: TaskList) -> Iterator[Frame]:
+        """``tasks``' frame, entered for as long as a loop runs them: one frame for every
+        run of a loop's body, not one a run (each run sets all of it as a task starts, so
+        what a continue-as-new saves is the same). A ``for`` over 1,000 items of one
+        ``set``: ~4% less CPU an iteration (bench/loop_iteration.py)."""
+        frame = Frame(tasks.pointer)
+        self.frames.append(frame)
+        self.lists.append(tasks)
+        try:
+            yield frame
         finally:
             self.frames.pop()
             self.lists.pop()

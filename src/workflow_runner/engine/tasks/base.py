@@ -16,12 +16,14 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import MISSING, dataclass, fields
 from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
 from workflow_runner.dsl.model import Bindings, Flow, JsonObject, TaskList, TaskModel
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
+from workflow_runner.engine.continuation import Frame
 from workflow_runner.engine.dialects import DataModel
 from workflow_runner.engine.events import Listener
 
@@ -186,7 +188,17 @@ class Execution(Protocol):
         callback of ``evaluate_field``/``evaluate_value`` (Zigflow's uuid made here)."""
         ...
 
-    async def run_list(self, tasks: TaskList, value: Any, scope: Bindings) -> Outcome: ...
+    async def run_list(
+        self, tasks: TaskList, value: Any, scope: Bindings, frame: Frame | None = None
+    ) -> Outcome:
+        """Run ``tasks`` in order (``frame``: their :meth:`list_frame`, when a loop
+        runs them again and again)."""
+        ...
+
+    def list_frame(self, tasks: TaskList) -> AbstractContextManager[Frame]:
+        """Where a run of ``tasks`` stands (for a continue-as-new), kept for every run of a
+        loop's body rather than made for each."""
+        ...
 
     async def run_task(self, task: Task, value: Any, scope: Bindings) -> Outcome: ...
 

@@ -57,36 +57,37 @@ class ForTask(Task):
         run.save_point(self.pointer, where_it_is)
         inherited = scope_of(args)  # (args do not change while the loop runs)
         try:
-            for position in range(start, len(items)):
-                index, item = items[position]
-                loop_vars = {self.each: item, self.at: index}
-                scope = {**inherited, **loop_vars}
-                unbind = run.bind_data(loop_vars)
-                try:
-                    if self.condition_while is not None and not (saved and position == start):
-                        # $output in while: the previous iteration's output in Zigflow (null
-                        # before the first), as the dialect binds it; the spec's is null
-                        previous = output if position > 0 else None
-                        keep_going = await run.eval_field(
-                            self.condition_while,
-                            output,
-                            {**args, **loop_vars, "output": run.policy.output_var(previous)},
-                            self.pointer + "/while",
-                        )
-                        if not truthy(keep_going):
-                            break
-                    output, flow = await run.run_list(self.tasks, output, scope)
-                finally:
-                    unbind()
-                if collects:  # else they would all stay alive until the loop ends
-                    keys.append(index)
-                    outputs.append(output)
-                if not passes_through:
-                    done = run.policy.iteration_done(self, output)
-                    if done:
-                        run.remember(done)
-                if flow == "end":
-                    return output, "end"
+            with run.list_frame(self.tasks) as frame:
+                for position in range(start, len(items)):
+                    index, item = items[position]
+                    loop_vars = {self.each: item, self.at: index}
+                    scope = {**inherited, **loop_vars}
+                    unbind = run.bind_data(loop_vars)
+                    try:
+                        if self.condition_while is not None and not (saved and position == start):
+                            # $output in while: the previous iteration's output in Zigflow (null
+                            # before the first), as the dialect binds it; the spec's is null
+                            previous = output if position > 0 else None
+                            keep_going = await run.eval_field(
+                                self.condition_while,
+                                output,
+                                {**args, **loop_vars, "output": run.policy.output_var(previous)},
+                                self.pointer + "/while",
+                            )
+                            if not truthy(keep_going):
+                                break
+                        output, flow = await run.run_list(self.tasks, output, scope, frame)
+                    finally:
+                        unbind()
+                    if collects:  # else they would all stay alive until the loop ends
+                        keys.append(index)
+                        outputs.append(output)
+                    if not passes_through:
+                        done = run.policy.iteration_done(self, output)
+                        if done:
+                            run.remember(done)
+                    if flow == "end":
+                        return output, "end"
             return run.policy.for_output(keys, outputs, by_key, output), None
         finally:
             if not escapes:
