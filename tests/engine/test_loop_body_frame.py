@@ -1,5 +1,6 @@
-"""A loop's body keeps one frame for all its runs (``Interpreter.list_frame``): that only
-saves work, so what a run shows must not change. The frames a run stands in are what a
+"""A loop's body keeps one frame for all its runs (``Interpreter.list_frame``), and a
+``set`` of one expression reads its jq body once (``SetTask.body``): both only save work,
+so what a run shows must not change. The frames a run stands in are what a
 continue-as-new carries, so the tests look at them as the tasks start."""
 
 from __future__ import annotations
@@ -7,12 +8,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
 from tests.engine.fake_io import FakeIO
 from tests.harness import workflow
+from workflow_runner.dsl.errors import WorkflowError
 from workflow_runner.engine.continuation import Frame, snapshot
 from workflow_runner.engine.data_reads import keeps_data
 from workflow_runner.engine.definition import parse_definition
 from workflow_runner.engine.interpreter import Interpreter
+from workflow_runner.engine.tasks.set import SetTask
 
 
 @dataclass
@@ -118,3 +123,81 @@ async def test_a_loop_that_ends_the_workflow_leaves_no_frame_behind() -> None:
     assert await run.run({"kept": 1}) == {"kept": 1}
     assert [len(ids) for ids, _ in io.seen] == [1, 2, 2]
     assert run.frames == [] and run.lists == []
+
+
+def set_task(value: str) -> SetTask:
+    definition = parse_definition(workflow(f"  - one: {{set: {value}}}\n"), "set.yaml")
+    task = definition.model.do.tasks[0]
+    assert isinstance(task, SetTask)
+    return task
+
+
+@pytest.mark.parametrize(
+    ("value", "body"),
+    [
+        ("'${ .a + 1 }'", ".a + 1"),
+        ("'${.a}'", ".a"),
+        ("'plain text'", None),  # not an expression: the string itself
+        ("{a: '${ .a }'}", None),  # a mapping: evaluated deeply, as before
+    ],
+)
+def test_a_set_of_one_expression_keeps_its_jq_body(value: str, body: str | None) -> None:
+    task = set_task(value)
+    assert task.body == body
+    assert task.where == "/do/0/one/set"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("'${ .a + 1 }'", 2),
+        ("'plain text'", "plain text"),
+        ("{b: '${ .a }'}", {"b": 1}),
+    ],
+)
+async def test_a_set_gives_the_same_value_whichever_way_it_is_read(
+    value: str, expected: Any
+) -> None:
+    run, _ = watched(f"  - one: {{set: {value}}}\n")
+    assert await run.run({"a": 1}) == expected
+
+
+async def test_a_set_whose_expression_fails_names_its_set_field() -> None:
+    run, _ = watched("  - one: {set: '${ .a + \"text\" }'}\n")
+    with pytest.raises(WorkflowError) as caught:
+        await run.run({"a": 1})
+    assert caught.value.instance == "/do/0/one/set"
+
+
+async def test_a_set_of_one_expression_reads_dot_as_its_dialect_says() -> None:
+    # Zigflow: ``.`` is $data (every task's result by name, sets merged in), not the
+    # task's input; ``answer_now`` and ``answer_later`` give the dialect's dot, as
+    # ``eval_value`` does
+    definition = parse_definition(
+        """document:
+  dsl: 1.0.0
+  taskQueue: zf-tests
+  workflowType: workflow
+  version: 0.0.1
+do:
+  - first: {set: {x: 1}}
+  - fetch:
+      call: http
+      with: {method: get, endpoint: http://example.test/}
+  - second: {set: '${ {y: (.x + .fetch.id)} }'}
+  - third: {set: '${ {z: (.x + .y), id: (uuid | length)} }'}
+""",
+        "zigflow.yaml",
+    )
+    assert definition.dialect == "zigflow"
+    io = FakeIO(activities={"call_http": lambda request: {"id": 2}})
+    run = Interpreter(
+        workflow=definition.model,
+        io=io,
+        workflow_info={"id": "zf", "runId": "r1", "definition": {}, "startedAt": {}},
+    )
+    output = await run.run(None)
+    # second read .x and .fetch from $data; third, whose body makes a uuid and is
+    # awaited (``answer_later``), read first's .x and second's .y from it (its input is
+    # second's output alone)
+    assert output == {"z": 4, "id": 36}

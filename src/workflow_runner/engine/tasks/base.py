@@ -183,6 +183,13 @@ class Execution(Protocol):
         """A value in which every ``${ }`` string is evaluated (deeply)."""
         ...
 
+    def answer_now(self, body: str, value: Any, args: Bindings, where: str) -> Any:
+        """One jq body (``template_body``'s) over the dialect's ``.``, synchronously, or
+        ``NOT_ANSWERED``: then :meth:`answer_later` with the same arguments."""
+        ...
+
+    async def answer_later(self, body: str, value: Any, args: Bindings, where: str) -> Any: ...
+
     async def evaluate(self, body: str, data: Any, args: Mapping[str, Any], where: str) -> Any:
         """One jq body over ``data`` with every binding in ``args`` (``bindings``): the
         callback of ``evaluate_field``/``evaluate_value`` (Zigflow's uuid made here)."""

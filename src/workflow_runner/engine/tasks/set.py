@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from workflow_runner.dsl.expressions import NOT_ANSWERED, template_body
 from workflow_runner.dsl.model import Bindings
 from workflow_runner.dsl.reader import DefinitionReader, TaskNode
 from workflow_runner.engine.tasks.base import Execution, Outcome, Task, TaskType
@@ -13,9 +14,17 @@ from workflow_runner.engine.tasks.base import Execution, Outcome, Task, TaskType
 @dataclass(frozen=True, kw_only=True)
 class SetTask(Task):
     value: Any  # a mapping with ${ } strings inside, or one ${ } expression
+    body: str | None = None  # the jq body when value is one ${ } string, read once
+    where: str = ""  # value's pointer
 
     async def execute(self, run: Execution, value: Any, args: Bindings) -> Outcome:
-        result = await run.eval_value(self.value, value, args, self.pointer + "/set")
+        body = self.body
+        if body is None:
+            result = await run.eval_value(self.value, value, args, self.where)
+        else:
+            result = run.answer_now(body, value, args, self.where)
+            if result is NOT_ANSWERED:
+                result = await run.answer_later(body, value, args, self.where)
         if _isinstance(result, dict):
             run.remember(result)
         return result, None
@@ -31,8 +40,10 @@ def read(reader: DefinitionReader, node: TaskNode) -> SetTask | None:
     if not isinstance(value, dict | str):
         reader.problem(node.at("set"), "set must be a mapping (or one ${ } expression)")
         return None
-    reader.expressions_in(node.at("set"), value, node.scope)
-    return SetTask(**node.common, value=value)
+    where = node.at("set")
+    reader.expressions_in(where, value, node.scope)
+    body = template_body(value) if isinstance(value, str) else None
+    return SetTask(**node.common, value=value, body=body, where=where)
 
 
 TYPE: TaskType = TaskType("set", frozenset({"set"}), read)
