@@ -14,8 +14,8 @@ from workflow_runner.engine.tasks.base import Execution, Outcome, Task, TaskType
 @dataclass(frozen=True, kw_only=True)
 class SetTask(Task):
     value: Any  # a mapping with ${ } strings inside, or one ${ } expression
-    body: str | None = None  # the jq body when value is one ${ } string, read once
-    where: str = ""  # value's pointer
+    body: str | None  # the jq body when value is one ${ } string (read once), else None
+    where: str  # value's pointer, where its errors are named
 
     async def execute(self, run: Execution, value: Any, args: Bindings) -> Outcome:
         body = self.body
